@@ -1,0 +1,56 @@
+"""Errors an agency sees. aio-pika and aiormq errors never leave the client untranslated.
+
+    AgencyClientError
+    ├── BrokerUnavailable       RabbitMQ cannot be reached, or stayed away longer than the timeout
+    ├── NotProvisioned          the hub has not declared this namespace or this agency's queues
+    ├── UnknownAgency           an agency id that the directory does not list
+    ├── InvalidDocument         the document breaks the contract and was not sent
+    ├── DocumentRefused         the broker refused the message (the hub's ingress queue is full)
+    └── DocumentUnroutable      the broker could route the message nowhere
+
+Each carries ``document_id`` and ``agency_id`` where they are known.
+"""
+
+from uuid import UUID
+
+from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
+
+BROKER_ERRORS = (AMQPError, ChannelInvalidStateError, ConnectionError, OSError, TimeoutError)
+"""What the broker's client raises when RabbitMQ is away or a channel is gone."""
+
+
+class AgencyClientError(Exception):
+    def __init__(
+        self,
+        message: str,
+        *,
+        document_id: UUID | str | None = None,
+        agency_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.document_id = str(document_id) if document_id is not None else None
+        self.agency_id = agency_id
+
+
+class BrokerUnavailable(AgencyClientError):
+    pass
+
+
+class NotProvisioned(AgencyClientError):
+    pass
+
+
+class UnknownAgency(AgencyClientError):
+    pass
+
+
+class InvalidDocument(AgencyClientError):
+    pass
+
+
+class DocumentRefused(AgencyClientError):
+    pass
+
+
+class DocumentUnroutable(AgencyClientError):
+    pass

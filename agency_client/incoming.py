@@ -1,0 +1,66 @@
+"""What an agency receives: a verified document or status receipt, to ack or reject explicitly."""
+
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+import structlog
+from aio_pika.abc import AbstractIncomingMessage
+
+from agency_client.errors import BROKER_ERRORS
+from schemas.envelope import Envelope
+from schemas.receipt import StatusReceipt
+
+log = structlog.get_logger("agency_client")
+
+Payload = TypeVar("Payload", bound=Envelope | StatusReceipt)
+
+
+class Incoming(Generic[Payload]):
+    def __init__(
+        self,
+        payload: Payload,
+        message: AbstractIncomingMessage,
+        on_handled: Callable[[str], None],
+    ) -> None:
+        self.payload: Payload = payload
+        self._message = message
+        self._on_handled = on_handled
+
+    @property
+    def redelivered(self) -> bool:
+        """The broker delivered it before, and it was not acked then."""
+        return bool(self._message.redelivered)
+
+    async def ack(self) -> None:
+        """Handled: the broker forgets it, and a redelivered copy is dropped."""
+        self._on_handled(str(self.payload.id))
+        await _settle(self._message.ack(), str(self.payload.id))
+
+    async def reject(self) -> None:
+        """Refuse it: it goes to the hub's dead-letter queue and is not redelivered."""
+        self._on_handled(str(self.payload.id))
+        await _settle(self._message.reject(requeue=False), str(self.payload.id))
+
+
+class Delivery(Incoming[Envelope]):
+    """A document addressed to this agency, its signature verified."""
+
+    @property
+    def envelope(self) -> Envelope:
+        return self.payload
+
+
+class StatusUpdate(Incoming[StatusReceipt]):
+    """A status receipt about a document this agency sent."""
+
+    @property
+    def receipt(self) -> StatusReceipt:
+        return self.payload
+
+
+async def _settle(settling: Awaitable[None], message_id: str) -> None:
+    try:
+        await settling
+    except BROKER_ERRORS as exc:
+        # The channel is gone: the broker redelivers, and the id is marked handled.
+        log.warning("settle_lost", message_id=message_id, error=repr(exc))

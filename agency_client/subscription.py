@@ -1,0 +1,77 @@
+"""A consumer of one of the agency's queues, as an async iterator that is closed explicitly (or by
+``async with``, or when the client closes), never left to the garbage collector."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from types import TracebackType
+from typing import Generic, TypeVar
+
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
+
+from agency_client.errors import BROKER_ERRORS
+
+Item = TypeVar("Item")
+
+_CLOSED = None
+
+
+class Subscription(Generic[Item]):
+    def __init__(
+        self,
+        open_channel: Callable[[], Awaitable[tuple[AbstractChannel, AbstractQueue]]],
+        open_message: Callable[[AbstractIncomingMessage], Awaitable[Item | None]],
+    ) -> None:
+        self._open_channel = open_channel
+        self._open_message = open_message
+        self._buffer: asyncio.Queue[AbstractIncomingMessage | None] = asyncio.Queue()
+        self._channel: AbstractChannel | None = None
+        self._queue: AbstractQueue | None = None
+        self._consumer_tag: str | None = None
+        self._closed = False
+
+    def __aiter__(self) -> "Subscription[Item]":
+        return self
+
+    async def __anext__(self) -> Item:
+        if self._consumer_tag is None and not self._closed:
+            await self._start()
+        while not self._closed:
+            message = await self._buffer.get()
+            if message is _CLOSED:
+                break
+            item = await self._open_message(message)
+            if item is not None:
+                return item
+        raise StopAsyncIteration
+
+    async def __aenter__(self) -> "Subscription[Item]":
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop consuming. Messages taken but not acked go back to the queue."""
+        if self._closed:
+            return
+        self._closed = True
+        self._buffer.put_nowait(_CLOSED)
+        with suppress(*BROKER_ERRORS):
+            if self._queue is not None and self._consumer_tag is not None:
+                await self._queue.cancel(self._consumer_tag)
+            if self._channel is not None:
+                await self._channel.close()
+
+    async def _start(self) -> None:
+        self._channel, self._queue = await self._open_channel()
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            self._buffer.put_nowait(message)
+
+        self._consumer_tag = await self._queue.consume(on_message)

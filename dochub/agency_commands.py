@@ -1,0 +1,322 @@
+"""``dochub agency ...``: keys, and sending and receiving as one agency from the shell."""
+
+import asyncio
+import datetime as dt
+import json
+import mimetypes
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from agency_client import AgencyClient, AgencyClientError, load_signing_key, write_key_pair
+from dochub.agency_settings import AgencySettings
+from dochub.logging import configure_logging
+from dochub.settings_io import settings_from
+from hub.errors import RegistryError
+from hub.registry import load_registry
+from schemas.agency_id import AgencyKind, is_agency_id
+from schemas.contract import describe_validation_error
+from schemas.directory import AgencyDirectory, AgencyEntry
+from schemas.envelope import (
+    Attachment,
+    DocumentCode,
+    DocumentType,
+    Envelope,
+    PromulgationInfo,
+    Signer,
+    Urgency,
+)
+from schemas.receipt import StatusCode, StatusReceipt
+
+app = typer.Typer(help="Act as one agency: keys, send, listen.", no_args_is_help=True)
+out = Console()
+err = Console(stderr=True)
+
+AmqpUrl = Annotated[str | None, typer.Option(help="Broker URL [env DOCHUB_AMQP_URL]")]
+Namespace = Annotated[str | None, typer.Option(help="Hub namespace [env DOCHUB_NAMESPACE]")]
+AgencyIdOption = Annotated[
+    str | None, typer.Option("--agency-id", help="This agency's id [env DOCHUB_AGENCY_ID]")
+]
+KeyOption = Annotated[
+    Path | None,
+    typer.Option("--key", help="This agency's private key, PEM [env DOCHUB_AGENCY_KEY]"),
+]
+RegistryOption = Annotated[
+    Path | None, typer.Option(help="Agency directory, TOML [env DOCHUB_REGISTRY]")
+]
+LogFormatOption = Annotated[str | None, typer.Option(help="auto, json or console")]
+
+
+@app.command("keygen")
+def keygen(
+    agency_id: Annotated[str, typer.Argument(help="The agency's id, e.g. 000.00.00.G12")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the key files")] = Path("keys"),
+    registry: Annotated[
+        Path | None,
+        typer.Option(help="Add the agency to this directory file (created if missing)"),
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="The agency's name, for --registry")] = None,
+    kind: Annotated[AgencyKind, typer.Option(help="The kind of body, for --registry")] = (
+        AgencyKind.OTHER
+    ),
+    force: Annotated[bool, typer.Option(help="Replace existing key files")] = False,
+) -> None:
+    """Generate an Ed25519 key pair; print the public key, or add it to a directory file."""
+    if not is_agency_id(agency_id):
+        raise typer.BadParameter(f"{agency_id!r} is not in the format DDD.CC.BB.LNN")
+    if registry is not None and not name:
+        raise typer.BadParameter("--registry needs --name")
+    try:
+        files = write_key_pair(out_dir, agency_id, overwrite=force)
+    except AgencyClientError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    out.print(f"private key: {files.private}")
+    out.print(f"public key:  {files.public}")
+    if registry is None:
+        out.print(f"add to the agency directory: public_key = {files.public_text!r}")
+        return
+    assert name is not None
+    directory = _load_directory(registry) if registry.exists() else AgencyDirectory(agencies=[])
+    entry = AgencyEntry(id=agency_id, name=name, kind=kind, public_key=files.public_text)
+    kept = [existing for existing in directory.agencies if existing.id != agency_id]
+    try:
+        updated = AgencyDirectory(agencies=[*kept, entry])
+    except ValidationError as exc:
+        raise typer.BadParameter(describe_validation_error(exc)) from exc
+    registry.write_text(updated.to_toml(), encoding="utf-8")
+    out.print(f"registered {agency_id} in {registry}")
+
+
+@app.command("send")
+def send(
+    to: Annotated[list[str], typer.Option("--to", help="A recipient's id; repeat for several")],
+    subject: Annotated[str, typer.Option(help="Subject (trích yếu)")],
+    number: Annotated[str, typer.Option(help="Document number, e.g. 123")],
+    notation: Annotated[str, typer.Option(help="Notation, e.g. QĐ-TTg")],
+    signer: Annotated[str, typer.Option(help="Full name of the signer")],
+    document_type: Annotated[DocumentType, typer.Option("--type")] = DocumentType.OFFICIAL_LETTER,
+    urgency: Annotated[int, typer.Option(min=0, max=4, help="0 normal .. 4 flash")] = 0,
+    place: Annotated[str, typer.Option(help="Place of promulgation")] = "Hà Nội",
+    content: Annotated[str | None, typer.Option(help="Body text")] = None,
+    attach: Annotated[
+        list[Path] | None, typer.Option(help="A file to attach inline; repeat for several")
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option(help="Wait for every recipient's receipt (or the hub's refusal)")
+    ] = True,
+    wait_timeout: Annotated[float, typer.Option(help="Seconds to wait for receipts")] = 30.0,
+    agency_id: AgencyIdOption = None,
+    key: KeyOption = None,
+    registry: RegistryOption = None,
+    amqp_url: AmqpUrl = None,
+    namespace: Namespace = None,
+    log_format: LogFormatOption = None,
+) -> None:
+    """Sign and send one document; then print each status receipt as it comes back."""
+    settings = _settings(agency_id, key, registry, amqp_url, namespace, log_format)
+    attachments = [
+        Attachment.inline(
+            path.name,
+            mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+            path.read_bytes(),
+        )
+        for path in attach or []
+    ]
+    code = _run(
+        _send(
+            settings,
+            to,
+            subject,
+            number,
+            notation,
+            signer,
+            document_type,
+            urgency,
+            place,
+            content,
+            attachments,
+            wait,
+            wait_timeout,
+        )
+    )
+    raise typer.Exit(code)
+
+
+async def _send(
+    settings: AgencySettings,
+    to: list[str],
+    subject: str,
+    number: str,
+    notation: str,
+    signer: str,
+    document_type: DocumentType,
+    urgency: int,
+    place: str,
+    content: str | None,
+    attachments: list[Attachment],
+    wait: bool,
+    wait_timeout: float,
+) -> int:
+    async with _client(settings) as client:
+        try:
+            envelope = Envelope(
+                sender=client.organ,
+                recipients=[client.organ_of(agency) for agency in to],
+                code=DocumentCode(number=number, notation=notation),
+                document_type=document_type,
+                subject=subject,
+                content=content,
+                promulgation=PromulgationInfo(place=place, date=dt.date.today()),
+                signer=Signer(full_name=signer),
+                urgency=Urgency(urgency),
+                attachments=attachments,
+            )
+        except ValidationError as exc:
+            raise typer.BadParameter(describe_validation_error(exc)) from exc
+        sent = await client.send(envelope)
+        _print_json({"event": "sent", "document_id": str(sent.id), "to": to})
+        if not wait:
+            return 0
+        waiting = set(to)
+        try:
+            async with asyncio.timeout(wait_timeout), client.statuses() as updates:
+                async for update in updates:
+                    receipt = update.receipt
+                    if receipt.document.id != sent.id:
+                        continue  # about another document: left in the queue for later
+                    await update.ack()
+                    _print_json(_receipt_fields(receipt))
+                    if receipt.responder is None:
+                        return 2
+                    waiting.discard(receipt.responder.id)
+                    if not waiting:
+                        return 0
+        except TimeoutError:
+            _print_json({"event": "timeout", "waiting_for": sorted(waiting)})
+            return 3
+    return 0
+
+
+@app.command("listen")
+def listen(
+    count: Annotated[int | None, typer.Option(help="Stop after this many documents")] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds without a document")
+    ] = None,
+    receipt: Annotated[
+        list[StatusCode] | None,
+        typer.Option(help="Receipts to send back for each document, in order [default: 01 03]"),
+    ] = None,
+    agency_id: AgencyIdOption = None,
+    key: KeyOption = None,
+    registry: RegistryOption = None,
+    amqp_url: AmqpUrl = None,
+    namespace: Namespace = None,
+    log_format: LogFormatOption = None,
+) -> None:
+    """Print each verified document as it arrives, answer with receipts, and ack it."""
+    settings = _settings(agency_id, key, registry, amqp_url, namespace, log_format)
+    codes = receipt or [StatusCode.ARRIVED, StatusCode.ACCEPTED]
+    raise typer.Exit(_run(_listen(settings, count, timeout, codes)))
+
+
+async def _listen(
+    settings: AgencySettings, count: int | None, idle_s: float | None, codes: list[StatusCode]
+) -> int:
+    received = 0
+    async with _client(settings) as client:
+        documents = client.inbox()
+        while count is None or received < count:
+            try:
+                async with asyncio.timeout(idle_s):
+                    delivery = await anext(documents)
+            except (TimeoutError, StopAsyncIteration):
+                break
+            envelope = delivery.envelope
+            _print_json(
+                {
+                    "event": "received",
+                    "document_id": str(envelope.id),
+                    "from": envelope.sender.id,
+                    "code": str(envelope.code),
+                    "type": envelope.document_type.value,
+                    "subject": envelope.subject,
+                    "attachments": [a.name for a in envelope.attachments],
+                    "signature": "verified",
+                }
+            )
+            for code in codes:
+                await client.send_status(envelope, code)
+            await delivery.ack()
+            received += 1
+    return 0
+
+
+def _settings(
+    agency_id: str | None,
+    key: Path | None,
+    registry: Path | None,
+    amqp_url: str | None,
+    namespace: str | None,
+    log_format: str | None,
+) -> AgencySettings:
+    settings = settings_from(
+        AgencySettings,
+        agency_id=agency_id,
+        agency_key=key,
+        registry=registry,
+        amqp_url=amqp_url,
+        namespace=namespace,
+        log_format=log_format,
+    )
+    configure_logging(settings.log_format, settings.log_level)
+    return settings
+
+
+def _client(settings: AgencySettings) -> AgencyClient:
+    try:
+        return AgencyClient(
+            settings.agency_id,
+            load_signing_key(settings.agency_key),
+            _load_directory(settings.registry),
+            amqp_url=settings.amqp_url,
+            namespace=settings.namespace,
+        )
+    except AgencyClientError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+def _load_directory(path: Path) -> AgencyDirectory:
+    try:
+        return load_registry(path).directory
+    except RegistryError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+def _run(work: Coroutine[Any, Any, int]) -> int:
+    """Run an agency's work; its errors end the command with their message, not a traceback."""
+    try:
+        return asyncio.run(work)
+    except AgencyClientError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        return 1
+
+
+def _receipt_fields(receipt: StatusReceipt) -> dict[str, object]:
+    return {
+        "event": "status",
+        "document_id": str(receipt.document.id),
+        "from": receipt.responder.id if receipt.responder else "hub",
+        "code": receipt.code.value,
+        "meaning": receipt.code.name.lower(),
+        "reason": receipt.reason.value if receipt.reason else None,
+        "description": receipt.description,
+    }
+
+
+def _print_json(fields: dict[str, object]) -> None:
+    print(json.dumps(fields, ensure_ascii=False))

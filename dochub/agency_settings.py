@@ -1,0 +1,22 @@
+"""An agency's settings for the ``dochub agency`` commands."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.settings import DEFAULT_AMQP_URL, LogFormat, LogLevel
+from schemas.agency_id import AGENCY_ID_PATTERN
+from schemas.naming import NAMESPACE_PATTERN
+
+
+class AgencySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOCHUB_", frozen=True, extra="ignore")
+
+    amqp_url: str = DEFAULT_AMQP_URL
+    namespace: str = Field("dochub", pattern=NAMESPACE_PATTERN)
+    agency_id: str = Field(pattern=AGENCY_ID_PATTERN)
+    agency_key: Path
+    registry: Path = Path("agencies.toml")
+    log_format: LogFormat = "auto"
+    log_level: LogLevel = "info"

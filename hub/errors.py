@@ -1,0 +1,35 @@
+"""Errors the hub raises.
+
+    HubError
+    ├── ConfigurationError      a setting or file the hub cannot start with
+    │   └── RegistryError       the agency registry file is missing or invalid
+    ├── LedgerError             the ledger cannot be opened or written
+    └── BrokerError             RabbitMQ is unreachable or refused the topology
+
+Each carries ``document_id`` and ``agency_id`` where they are known.
+"""
+
+
+class HubError(Exception):
+    def __init__(
+        self, message: str, *, document_id: str | None = None, agency_id: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.document_id = document_id
+        self.agency_id = agency_id
+
+
+class ConfigurationError(HubError):
+    pass
+
+
+class RegistryError(ConfigurationError):
+    pass
+
+
+class LedgerError(HubError):
+    pass
+
+
+class BrokerError(HubError):
+    pass

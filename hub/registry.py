@@ -1,0 +1,49 @@
+"""The hub's agency registry: the agency directory file, loaded once at start."""
+
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from hub.errors import RegistryError
+from schemas.contract import describe_validation_error
+from schemas.directory import AgencyDirectory, AgencyEntry
+
+
+class Registry:
+    """Who may send through the hub, and the key each one signs with."""
+
+    def __init__(self, directory: AgencyDirectory) -> None:
+        self.directory = directory
+        self._by_id = directory.by_id
+        self._by_key_id = directory.by_key_id
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def __contains__(self, agency_id: object) -> bool:
+        return agency_id in self._by_id
+
+    @property
+    def agency_ids(self) -> list[str]:
+        return list(self._by_id)
+
+    def get(self, agency_id: str) -> AgencyEntry | None:
+        return self._by_id.get(agency_id)
+
+    def owner_of_key(self, key_id: str) -> AgencyEntry | None:
+        return self._by_key_id.get(key_id)
+
+
+def load_registry(path: Path) -> Registry:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RegistryError(f"cannot read the agency registry {path}: {exc.strerror}") from exc
+    try:
+        directory = AgencyDirectory.from_toml(text)
+    except ValueError as exc:  # tomllib.TOMLDecodeError and pydantic's ValidationError
+        detail = describe_validation_error(exc) if isinstance(exc, ValidationError) else str(exc)
+        raise RegistryError(f"the agency registry {path} is invalid: {detail}") from exc
+    if not directory.agencies:
+        raise RegistryError(f"the agency registry {path} lists no agencies")
+    return Registry(directory)

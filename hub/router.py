@@ -1,0 +1,347 @@
+"""The hub router: steps 1 to 4 of a document's path, one micro-batch at a time.
+
+A worker takes what its prefetch window holds, inspects every message, records the batch in the
+ledger in one transaction, publishes (documents to their recipients, receipts to the document's
+sender, refusals to the dead-letter exchange with a status 02 to the sender), waits for the
+broker's confirms, marks the ledger, and only then acks, with ``multiple=True`` when all went well.
+"""
+
+import asyncio
+import datetime as dt
+import time
+import uuid
+from collections.abc import Awaitable
+from contextlib import suppress
+from dataclasses import dataclass
+
+import structlog
+from aio_pika import DeliveryMode, Message
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    HeadersType,
+)
+from aio_pika.exceptions import AMQPError, ChannelInvalidStateError, DeliveryError, PublishError
+
+from hub.inspection import DocumentInput, ReceiptInput, Refusal, inspect
+from hub.ledger import Admitted, Completion, Disposition, Ledger, StepKey
+from hub.registry import Registry
+from hub.throughput import Counts, ThroughputMeter
+from hub.topology import Topology
+from schemas.envelope import Envelope, TraceHop
+from schemas.naming import DOCUMENT_MESSAGE_TYPE, REJECTED_MESSAGE_TYPE, STATUS_MESSAGE_TYPE
+from schemas.receipt import StatusCode, StatusReceipt
+from schemas.rejection import (
+    DETAIL_HEADER,
+    DOCUMENT_ID_HEADER,
+    KIND_HEADER,
+    REASON_HEADER,
+    SENDER_HEADER,
+)
+
+log = structlog.get_logger("hub.router")
+
+_HUB_RECEIPT_NAMESPACE = uuid.UUID("6f1c2a52-3d0e-4c5e-9a57-1d7c8b3e2f40")
+_CONFIRM_TIMEOUT_S = 60.0
+_POLL_S = 0.2
+_MAX_HEADER_TEXT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class _Received:
+    message: AbstractIncomingMessage
+    arrived: float
+
+
+@dataclass(frozen=True, slots=True)
+class RouterOptions:
+    batch_max: int
+    prefetch: int
+    max_message_bytes: int
+    node: str
+    """How the hub names itself in trace hops."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Exchanges:
+    delivery: AbstractExchange
+    status: AbstractExchange
+    dead_letter: AbstractExchange
+
+    @classmethod
+    async def on(cls, channel: AbstractChannel, topology: Topology) -> "_Exchanges":
+        names = topology.names
+        return cls(
+            delivery=await channel.get_exchange(names.delivery_exchange, ensure=False),
+            status=await channel.get_exchange(names.status_exchange, ensure=False),
+            dead_letter=await channel.get_exchange(names.dead_letter_exchange, ensure=False),
+        )
+
+
+class Router:
+    def __init__(
+        self,
+        topology: Topology,
+        registry: Registry,
+        ledger: Ledger,
+        meter: ThroughputMeter,
+        options: RouterOptions,
+    ) -> None:
+        self._topology = topology
+        self._registry = registry
+        self._ledger = ledger
+        self._meter = meter
+        self._options = options
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Stop taking new messages; workers finish what they hold, then return."""
+        self._stopping.set()
+
+    async def work(self, channel: AbstractChannel) -> None:
+        """Consume the ingress queue on ``channel`` until ``stop()``."""
+        await channel.set_qos(prefetch_count=self._options.prefetch)
+        queue = await channel.get_queue(self._topology.names.ingress_queue, ensure=False)
+        exchanges = await _Exchanges.on(channel, self._topology)
+        buffer: asyncio.Queue[_Received] = asyncio.Queue()
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            buffer.put_nowait(_Received(message, time.monotonic()))
+
+        consumer_tag = await queue.consume(on_message)
+        cancelled = False
+        while True:
+            if self._stopping.is_set() and not cancelled:
+                with suppress(AMQPError, ChannelInvalidStateError, ConnectionError):
+                    await queue.cancel(consumer_tag)
+                cancelled = True
+            try:
+                first = await asyncio.wait_for(buffer.get(), timeout=_POLL_S)
+            except TimeoutError:
+                if cancelled:
+                    return
+                continue
+            batch = [first]
+            while len(batch) < self._options.batch_max and not buffer.empty():
+                batch.append(buffer.get_nowait())
+            await self._route(channel, exchanges, batch)
+
+    async def _route(
+        self, channel: AbstractChannel, exchanges: _Exchanges, batch: list[_Received]
+    ) -> None:
+        verdicts = [
+            inspect(
+                item.message.routing_key or "",
+                item.message.body,
+                self._registry,
+                self._options.max_message_bytes,
+            )
+            for item in batch
+        ]
+        admitted = await self._ledger.admit(verdicts)
+        publishing: list[tuple[int, Awaitable[object]]] = []
+        for index, item in enumerate(admitted):
+            if item.disposition is not Disposition.DONE:
+                publishing += [
+                    (index, publish) for publish in self._publishes(exchanges, batch[index], item)
+                ]
+        results = await asyncio.gather(
+            *(publish for _, publish in publishing), return_exceptions=True
+        )
+        failed: set[int] = set()
+        for (index, _), result in zip(publishing, results, strict=True):
+            if isinstance(result, BaseException):
+                failed.add(index)
+                await self._on_publish_failure(channel, admitted[index], result)
+        await self._ledger.complete(_completion(admitted, failed))
+        await _settle(batch, failed)
+        self._record(batch, admitted, failed)
+
+    def _publishes(
+        self, exchanges: _Exchanges, received: _Received, item: Admitted
+    ) -> list[Awaitable[object]]:
+        verdict = item.verdict
+        message = received.message
+        if isinstance(verdict, DocumentInput):
+            recipients = verdict.envelope.recipient_ids
+            headers: HeadersType | None = {"CC": [*recipients[1:]]} if len(recipients) > 1 else None
+            body = self._with_hub_hop(verdict.envelope)
+            return [
+                exchanges.delivery.publish(
+                    _message(body, str(verdict.envelope.id), DOCUMENT_MESSAGE_TYPE, headers),
+                    recipients[0],
+                    mandatory=True,
+                    timeout=_CONFIRM_TIMEOUT_S,
+                )
+            ]
+        if isinstance(verdict, ReceiptInput):
+            assert item.relay_to is not None  # the ledger names the sender of every relayed receipt
+            return [
+                exchanges.status.publish(
+                    _message(message.body, str(verdict.receipt.id), STATUS_MESSAGE_TYPE),
+                    item.relay_to,
+                    mandatory=True,
+                    timeout=_CONFIRM_TIMEOUT_S,
+                )
+            ]
+        return self._refusal_publishes(exchanges, message, verdict)
+
+    def _refusal_publishes(
+        self, exchanges: _Exchanges, message: AbstractIncomingMessage, refusal: Refusal
+    ) -> list[Awaitable[object]]:
+        notify = refusal.notify
+        headers: dict[str, str] = {
+            REASON_HEADER: refusal.reason.value,
+            DETAIL_HEADER: refusal.detail[:_MAX_HEADER_TEXT],
+            KIND_HEADER: refusal.kind,
+            SENDER_HEADER: notify.sender if notify else "",
+            DOCUMENT_ID_HEADER: str(notify.id) if notify else "",
+        }
+        dead_letter = Message(
+            message.body,
+            headers=dict(headers),
+            content_type=message.content_type,
+            message_id=message.message_id,
+            type=REJECTED_MESSAGE_TYPE,
+            delivery_mode=DeliveryMode.PERSISTENT,
+        )
+        publishes: list[Awaitable[object]] = [
+            exchanges.dead_letter.publish(
+                dead_letter, refusal.reason.value, mandatory=True, timeout=_CONFIRM_TIMEOUT_S
+            )
+        ]
+        if notify is not None:
+            receipt = StatusReceipt(
+                id=uuid.uuid5(_HUB_RECEIPT_NAMESPACE, refusal.input_key),
+                document=notify,
+                responder=None,
+                code=StatusCode.REFUSED,
+                reason=refusal.reason,
+                description=refusal.detail[:_MAX_HEADER_TEXT],
+            )
+            publishes.append(
+                exchanges.status.publish(
+                    _message(
+                        receipt.model_dump_json().encode(), str(receipt.id), STATUS_MESSAGE_TYPE
+                    ),
+                    notify.sender,
+                    mandatory=True,
+                    timeout=_CONFIRM_TIMEOUT_S,
+                )
+            )
+        return publishes
+
+    def _with_hub_hop(self, envelope: Envelope) -> bytes:
+        hop = TraceHop(node=self._options.node, at=dt.datetime.now(dt.UTC))
+        routed = envelope.model_copy(update={"trace": [*envelope.trace, hop]})
+        return routed.model_dump_json().encode()
+
+    async def _on_publish_failure(
+        self, channel: AbstractChannel, item: Admitted, error: BaseException
+    ) -> None:
+        verdict = item.verdict
+        fields: dict[str, object] = {"error": repr(error)}
+        if isinstance(verdict, DocumentInput):
+            fields |= {
+                "document_id": str(verdict.envelope.id),
+                "agency_id": verdict.envelope.sender.id,
+            }
+        if isinstance(error, PublishError):
+            log.error("route_unroutable", **fields)
+            await self._redeclare_destinations(channel, item)
+        elif isinstance(error, DeliveryError):
+            log.error("route_refused_by_broker", **fields)
+        else:
+            log.error("route_failed", **fields)
+
+    async def _redeclare_destinations(self, channel: AbstractChannel, item: Admitted) -> None:
+        """A queue the registry promises is gone (deleted by hand?): declare it again, so the
+        message, back in the ingress queue, routes on its next delivery."""
+        verdict = item.verdict
+        agencies: list[str] = []
+        if isinstance(verdict, DocumentInput):
+            agencies = verdict.envelope.recipient_ids
+        elif item.relay_to is not None:
+            agencies = [item.relay_to]
+        elif isinstance(verdict, Refusal) and verdict.notify is not None:
+            agencies = [verdict.notify.sender]
+        with suppress(AMQPError, ChannelInvalidStateError, ConnectionError):
+            for agency in agencies:
+                await self._topology.declare_agency(channel, agency)
+            log.warning("topology_redeclared", agencies=agencies)
+
+    def _record(self, batch: list[_Received], admitted: list[Admitted], failed: set[int]) -> None:
+        counts = Counts()
+        for index, item in enumerate(admitted):
+            if index in failed:
+                continue
+            verdict = item.verdict
+            if item.disposition is not Disposition.NEW:
+                counts.duplicates += 1
+            elif isinstance(verdict, DocumentInput):
+                counts.documents += 1
+                counts.deliveries += len(verdict.envelope.recipients)
+            elif isinstance(verdict, ReceiptInput):
+                counts.receipts += 1
+            else:
+                counts.rejections += 1
+                log.warning(
+                    "input_refused",
+                    reason=verdict.reason.value,
+                    detail=verdict.detail,
+                    kind=verdict.kind,
+                    document_id=str(verdict.notify.id) if verdict.notify else None,
+                    agency_id=verdict.notify.sender if verdict.notify else None,
+                )
+        now = time.monotonic()
+        self._meter.record(counts, [now - item.arrived for item in batch])
+
+
+def _message(
+    body: bytes, message_id: str, message_type: str, headers: HeadersType | None = None
+) -> Message:
+    return Message(
+        body,
+        headers=headers,
+        content_type="application/json",
+        message_id=message_id,
+        type=message_type,
+        delivery_mode=DeliveryMode.PERSISTENT,
+        app_id="dochub-hub",
+    )
+
+
+def _completion(admitted: list[Admitted], failed: set[int]) -> Completion:
+    documents: list[uuid.UUID] = []
+    steps: list[StepKey] = []
+    refusals: list[str] = []
+    for index, item in enumerate(admitted):
+        if index in failed or item.disposition is Disposition.DONE:
+            continue
+        verdict = item.verdict
+        if isinstance(verdict, DocumentInput):
+            documents.append(verdict.envelope.id)
+        elif isinstance(verdict, ReceiptInput):
+            receipt = verdict.receipt
+            assert receipt.responder is not None  # inspection refuses hub-only receipts
+            steps.append((str(receipt.document.id), receipt.responder.id, receipt.code.value))
+        else:
+            refusals.append(verdict.input_key)
+    return Completion(documents, steps, refusals)
+
+
+async def _settle(batch: list[_Received], failed: set[int]) -> None:
+    """Ack what was routed; requeue what was not. A lost channel needs neither: the broker
+    redelivers, and the ledger knows the redelivery."""
+    try:
+        if not failed:
+            await batch[-1].message.ack(multiple=True)
+            return
+        for index, item in enumerate(batch):
+            if index in failed:
+                await item.message.nack(requeue=True)
+            else:
+                await item.message.ack()
+    except (AMQPError, ChannelInvalidStateError, ConnectionError) as exc:
+        log.warning("ack_lost", error=repr(exc), messages=len(batch))

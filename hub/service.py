@@ -1,0 +1,170 @@
+"""The hub as one service: topology, ledger, router workers and throughput logging, started and
+stopped together."""
+
+import asyncio
+import datetime as dt
+from contextlib import suppress
+from types import TracebackType
+
+import aio_pika
+import structlog
+from aio_pika.abc import AbstractRobustConnection
+from aio_pika.exceptions import AMQPError
+
+from hub.errors import BrokerError
+from hub.ledger import Ledger, Totals
+from hub.ledger_url import open_ledger
+from hub.registry import Registry
+from hub.router import Router, RouterOptions
+from hub.settings import HubSettings
+from hub.throughput import ThroughputMeter
+from hub.topology import QueuePolicy, Topology, queue_depth
+from schemas.naming import Names
+from schemas.urls import redact_url
+
+log = structlog.get_logger("hub")
+
+
+class Hub:
+    """``async with Hub(settings, registry) as hub:`` routes until the block ends."""
+
+    def __init__(
+        self,
+        settings: HubSettings,
+        registry: Registry,
+        *,
+        connection_name: str = "dochub-hub",
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.names = Names(settings.namespace)
+        self.topology = Topology(
+            self.names,
+            QueuePolicy(settings.delivery_limit, settings.ingress_max_length),
+        )
+        self.meter = ThroughputMeter()
+        self._connection_name = connection_name
+        self._connection: AbstractRobustConnection | None = None
+        self._ledger: Ledger | None = None
+        self._router: Router | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            raise RuntimeError("the hub has not started")
+        return self._ledger
+
+    async def __aenter__(self) -> "Hub":
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        settings = self.settings
+        self._ledger = await open_ledger(
+            settings.ledger_url, dt.timedelta(hours=settings.stats_utc_offset_hours)
+        )
+        try:
+            self._connection = await aio_pika.connect_robust(
+                settings.amqp_url, client_properties={"connection_name": self._connection_name}
+            )
+            channel = await self._connection.channel()
+            await self.topology.declare(channel, self.registry.agency_ids)
+            await channel.close()
+        except (AMQPError, OSError) as exc:
+            await self._close()
+            raise BrokerError(
+                f"cannot set up the hub on {redact_url(settings.amqp_url)}: {exc!r}"
+            ) from exc
+        self._router = Router(
+            self.topology,
+            self.registry,
+            self._ledger,
+            self.meter,
+            RouterOptions(
+                batch_max=settings.batch_max,
+                prefetch=settings.prefetch,
+                max_message_bytes=settings.max_message_bytes,
+                node=f"hub:{settings.namespace}",
+            ),
+        )
+        for worker in range(settings.workers):
+            channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
+            self._tasks.append(
+                asyncio.create_task(self._router.work(channel), name=f"hub-worker-{worker}")
+            )
+        self._tasks.append(asyncio.create_task(self._log_throughput(), name="hub-throughput"))
+        log.info(
+            "hub_started",
+            namespace=settings.namespace,
+            agencies=len(self.registry),
+            workers=settings.workers,
+            ledger=settings.ledger_url,
+        )
+
+    async def wait(self) -> None:
+        """Until a worker fails (its error is raised) or the hub is stopped."""
+        workers = [task for task in self._tasks if task.get_name().startswith("hub-worker")]
+        done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+
+    async def stop(self) -> None:
+        if self._router is not None:
+            self._router.stop()
+        workers = [task for task in self._tasks if task.get_name().startswith("hub-worker")]
+        results = await asyncio.gather(*workers, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                log.error("hub_worker_failed", error=repr(result))
+        if self._ledger is not None and self._router is not None:
+            totals = await self._ledger.totals()
+            log.info("hub_summary", **self.meter.summary(), **_ledger_fields(totals))
+        self._router = None
+        await self._close()
+
+    async def _close(self) -> None:
+        if self._connection is not None:
+            with suppress(AMQPError, OSError):
+                await self._connection.close()
+            self._connection = None
+        if self._ledger is not None:
+            await self._ledger.close()
+            self._ledger = None
+
+    async def _log_throughput(self) -> None:
+        assert self._connection is not None
+        channel = await self._connection.channel()
+        while True:
+            await asyncio.sleep(self.settings.throughput_interval_s)
+            depth: int | None
+            try:
+                depth = await queue_depth(channel, self.names.ingress_queue)
+            except (AMQPError, OSError):
+                depth = None
+            log.info("throughput", **self.meter.report(), ingress_depth=depth)
+
+
+def _ledger_fields(totals: Totals) -> dict[str, int | list[str]]:
+    return {
+        "ledger_accepted": totals.accepted,
+        "ledger_routed": totals.routed,
+        "ledger_in_flight": totals.in_flight,
+        "ledger_deliveries": totals.deliveries,
+        "ledger_receipts": totals.receipts,
+        "ledger_rejected": totals.rejected,
+        "ledger_imbalances": totals.imbalances(),
+    }

@@ -1,0 +1,41 @@
+"""The hub's settings: ``DOCHUB_*`` environment variables, overridden by CLI flags.
+
+Loaded only by the CLI and passed in; the rest of the hub never reads the environment.
+"""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas import limits
+from schemas.naming import NAMESPACE_PATTERN
+
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+LogFormat = Literal["auto", "json", "console"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+class HubSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOCHUB_", frozen=True, extra="ignore")
+
+    amqp_url: str = DEFAULT_AMQP_URL
+    namespace: str = Field("dochub", pattern=NAMESPACE_PATTERN)
+    ledger_url: str = "sqlite:///./dochub.db"
+    registry: Path = Path("agencies.toml")
+    log_format: LogFormat = "auto"
+    log_level: LogLevel = "info"
+    workers: int = Field(2, ge=1, le=64)
+    """Competing consumers on the ingress queue, each on its own channel."""
+    prefetch: int = Field(256, ge=1, le=65535)
+    batch_max: int = Field(256, ge=1, le=5000)
+    throughput_interval_s: float = Field(5.0, gt=0, le=3600)
+    delivery_limit: int = Field(5, ge=1, le=1000)
+    """How often the broker redelivers a message before dead-lettering it."""
+    ingress_max_length: int = Field(1_000_000, ge=1)
+    """Documents waiting in the ingress queue beyond this are refused to their senders."""
+    max_message_bytes: int = Field(limits.MAX_MESSAGE_BYTES, ge=1024, le=limits.MAX_MESSAGE_BYTES)
+    stats_utc_offset_hours: int = Field(7, ge=-12, le=14)
+    """Statistics are attributed to days in this offset from UTC; Vietnam is UTC+7."""

@@ -1,0 +1,430 @@
+"""The SQLite ledger: one file, one writer, every batch in one transaction."""
+
+import asyncio
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from hub.errors import LedgerError
+from hub.inspection import DocumentInput, ReceiptInput, Refusal, Verdict
+from hub.ledger import Admitted, Completion, Disposition, StepKey, Totals, stats_day
+from hub.periods import DayCounts
+from schemas.naming import DOCUMENT_ROUTING_KEY, STATUS_ROUTING_KEY
+from schemas.rejection import RejectionReason
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY,
+    sender TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    document_type TEXT NOT NULL,
+    urgency INTEGER NOT NULL,
+    business_kind INTEGER NOT NULL,
+    recipient_count INTEGER NOT NULL,
+    sent_at TEXT NOT NULL,
+    sent_day TEXT NOT NULL,
+    accepted_at TEXT NOT NULL,
+    routed_at TEXT
+);
+CREATE INDEX IF NOT EXISTS documents_by_day ON documents (sent_day);
+CREATE TABLE IF NOT EXISTS deliveries (
+    document_id TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    sent_day TEXT NOT NULL,
+    PRIMARY KEY (document_id, recipient)
+);
+CREATE TABLE IF NOT EXISTS status_steps (
+    document_id TEXT NOT NULL,
+    responder TEXT NOT NULL,
+    code TEXT NOT NULL,
+    receipt_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    day TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    relayed_at TEXT,
+    PRIMARY KEY (document_id, responder, code)
+);
+CREATE TABLE IF NOT EXISTS refusals (
+    input_key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    sender TEXT,
+    document_id TEXT,
+    received_at TEXT NOT NULL,
+    dead_lettered_at TEXT
+);
+"""
+
+_CHUNK = 500
+
+
+@dataclass(slots=True)
+class _KnownDocument:
+    sender: str
+    content_hash: str
+    routed: bool
+    recipients: set[str]
+    in_this_batch: bool
+
+
+def sqlite_path(ledger_url: str) -> str:
+    """The file of a ``sqlite:///path`` URL (``sqlite:////abs/path`` for an absolute one)."""
+    prefix = "sqlite:///"
+    if not ledger_url.startswith(prefix) or len(ledger_url) == len(prefix):
+        raise LedgerError(f"not a SQLite ledger URL: {ledger_url!r} (expected sqlite:///PATH)")
+    return ledger_url[len(prefix) :]
+
+
+class SqliteLedger:
+    def __init__(self, db: aiosqlite.Connection, utc_offset: dt.timedelta) -> None:
+        self._db = db
+        self._offset = utc_offset
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, ledger_url: str, utc_offset: dt.timedelta) -> "SqliteLedger":
+        path = sqlite_path(ledger_url)
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db = await aiosqlite.connect(path, isolation_level=None)
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=FULL")
+            await db.execute("PRAGMA busy_timeout=10000")
+            await db.executescript(SCHEMA)
+        except Exception as exc:
+            raise LedgerError(f"cannot open the ledger {ledger_url}: {exc}") from exc
+        return cls(db, utc_offset)
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def admit(self, verdicts: Sequence[Verdict]) -> list[Admitted]:
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                admitted = await self._admit(verdicts)
+                await self._db.commit()
+            except BaseException:
+                await self._db.rollback()
+                raise
+        return admitted
+
+    async def complete(self, completion: Completion) -> None:
+        if not completion:
+            return
+        now = _utc_now()
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for chunk in _chunks([str(doc) for doc in completion.documents]):
+                    await self._db.execute(
+                        f"UPDATE documents SET routed_at = ? WHERE routed_at IS NULL "  # noqa: S608 - placeholders only
+                        f"AND id IN ({_marks(chunk)})",
+                        [now, *chunk],
+                    )
+                await self._db.executemany(
+                    "UPDATE status_steps SET relayed_at = ? WHERE relayed_at IS NULL "
+                    "AND document_id = ? AND responder = ? AND code = ?",
+                    [(now, *step) for step in completion.steps],
+                )
+                for chunk in _chunks(list(completion.refusals)):
+                    await self._db.execute(
+                        f"UPDATE refusals SET dead_lettered_at = ? WHERE dead_lettered_at IS NULL "  # noqa: S608 - placeholders only
+                        f"AND input_key IN ({_marks(chunk)})",
+                        [now, *chunk],
+                    )
+                await self._db.commit()
+            except BaseException:
+                await self._db.rollback()
+                raise
+
+    async def totals(self) -> Totals:
+        async with self._lock:
+            await self._db.execute("BEGIN")
+            try:
+                accepted, routed, recipients_sum = await self._one(
+                    "SELECT count(*), count(routed_at), coalesce(sum(recipient_count), 0) "
+                    "FROM documents"
+                )
+                (deliveries,) = await self._one("SELECT count(*) FROM deliveries")
+                receipts, relayed = await self._one(
+                    "SELECT count(*), count(relayed_at) FROM status_steps"
+                )
+                rejected, dead_lettered = await self._one(
+                    "SELECT count(*), count(dead_lettered_at) FROM refusals"
+                )
+                totals = Totals(
+                    accepted=accepted,
+                    routed=routed,
+                    recipients_sum=recipients_sum,
+                    deliveries=deliveries,
+                    receipts=receipts,
+                    relayed=relayed,
+                    rejected=rejected,
+                    dead_lettered=dead_lettered,
+                    documents_by_sender=await self._grouped("documents", "sender"),
+                    deliveries_by_recipient=await self._grouped("deliveries", "recipient"),
+                    receipts_by_responder=await self._grouped("status_steps", "responder"),
+                    rejected_by_reason=await self._grouped("refusals", "reason"),
+                )
+            finally:
+                await self._db.commit()
+        return totals
+
+    async def day_counts(self, agency_id: str | None = None) -> DayCounts:
+        """Per day: documents sent, deliveries made and status steps recorded; for one agency,
+        the documents it sent, the deliveries it received and the receipts it issued."""
+        where_sender, where_recipient, where_responder = (
+            ("WHERE sender = ?", "WHERE recipient = ?", "WHERE responder = ?")
+            if agency_id is not None
+            else ("", "", "")
+        )
+        params = [agency_id] if agency_id is not None else []
+        async with self._lock:
+            await self._db.execute("BEGIN")
+            try:
+                documents = await self._per_day("documents", "sent_day", where_sender, params)
+                deliveries = await self._per_day("deliveries", "sent_day", where_recipient, params)
+                receipts = await self._per_day("status_steps", "day", where_responder, params)
+            finally:
+                await self._db.commit()
+        return DayCounts(documents=documents, deliveries=deliveries, receipts=receipts)
+
+    async def _admit(self, verdicts: Sequence[Verdict]) -> list[Admitted]:
+        documents = [v for v in verdicts if isinstance(v, DocumentInput)]
+        receipts = [v for v in verdicts if isinstance(v, ReceiptInput)]
+        known = await self._known_documents(
+            {str(v.envelope.id) for v in documents} | {str(v.receipt.document.id) for v in receipts}
+        )
+        receipt_documents = {str(v.receipt.document.id) for v in receipts}
+        await self._load_recipients(known, receipt_documents)
+        steps = await self._known_steps(receipt_documents)
+        refused = await self._known_refusals({v.input_key for v in verdicts})
+        now = _utc_now()
+        document_rows: list[tuple[Any, ...]] = []
+        delivery_rows: list[tuple[Any, ...]] = []
+        step_rows: list[tuple[Any, ...]] = []
+        refusal_rows: list[tuple[Any, ...]] = []
+        admitted: list[Admitted] = []
+
+        def refuse(refusal: Refusal) -> Admitted:
+            if refusal.input_key in refused:
+                return Admitted(refusal, refused[refusal.input_key])
+            refused[refusal.input_key] = Disposition.DONE
+            sender = refusal.notify.sender if refusal.notify else None
+            document_id = str(refusal.notify.id) if refusal.notify else None
+            refusal_rows.append(
+                (
+                    refusal.input_key,
+                    refusal.kind,
+                    refusal.reason.value,
+                    refusal.detail[:2000],
+                    sender,
+                    document_id,
+                    now,
+                )
+            )
+            return Admitted(refusal, Disposition.NEW)
+
+        for verdict in verdicts:
+            if isinstance(verdict, Refusal):
+                admitted.append(refuse(verdict))
+            elif isinstance(verdict, DocumentInput):
+                envelope = verdict.envelope
+                document_id = str(envelope.id)
+                existing = known.get(document_id)
+                if existing is None:
+                    day = stats_day(envelope.sent_at, self._offset)
+                    recipients = envelope.recipient_ids
+                    document_rows.append(
+                        (
+                            document_id,
+                            envelope.sender.id,
+                            verdict.content_hash,
+                            envelope.document_type.value,
+                            int(envelope.urgency),
+                            int(envelope.business.kind),
+                            len(recipients),
+                            envelope.sent_at.isoformat(),
+                            day,
+                            now,
+                        )
+                    )
+                    delivery_rows.extend((document_id, agency, day) for agency in recipients)
+                    known[document_id] = _KnownDocument(
+                        envelope.sender.id, verdict.content_hash, False, set(recipients), True
+                    )
+                    admitted.append(Admitted(verdict, Disposition.NEW))
+                elif existing.content_hash != verdict.content_hash:
+                    admitted.append(
+                        refuse(
+                            Refusal(
+                                verdict.input_key,
+                                DOCUMENT_ROUTING_KEY,
+                                RejectionReason.ID_CONFLICT,
+                                f"document {document_id} was accepted earlier with other content",
+                                envelope.reference(),
+                            )
+                        )
+                    )
+                elif existing.routed or existing.in_this_batch:
+                    admitted.append(Admitted(verdict, Disposition.DONE))
+                else:
+                    admitted.append(Admitted(verdict, Disposition.PENDING))
+            else:
+                receipt = verdict.receipt
+                assert receipt.responder is not None  # inspection refuses hub-only receipts
+                document_id = str(receipt.document.id)
+                existing = known.get(document_id)
+                problem = _receipt_problem(receipt.responder.id, receipt.document.sender, existing)
+                if problem is not None:
+                    reason, detail = problem
+                    admitted.append(
+                        refuse(Refusal(verdict.input_key, STATUS_ROUTING_KEY, reason, detail))
+                    )
+                    continue
+                assert existing is not None
+                step: StepKey = (document_id, receipt.responder.id, receipt.code.value)
+                if step not in steps:
+                    step_rows.append(
+                        (
+                            *step,
+                            str(receipt.id),
+                            receipt.timestamp.isoformat(),
+                            stats_day(receipt.timestamp, self._offset),
+                            now,
+                        )
+                    )
+                    steps[step] = Disposition.DONE
+                    admitted.append(Admitted(verdict, Disposition.NEW, existing.sender))
+                else:
+                    admitted.append(Admitted(verdict, steps[step], existing.sender))
+
+        await self._db.executemany(
+            "INSERT INTO documents (id, sender, content_hash, document_type, urgency, "
+            "business_kind, recipient_count, sent_at, sent_day, accepted_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            document_rows,
+        )
+        await self._db.executemany(
+            "INSERT INTO deliveries (document_id, recipient, sent_day) VALUES (?, ?, ?)",
+            delivery_rows,
+        )
+        await self._db.executemany(
+            "INSERT INTO status_steps (document_id, responder, code, receipt_id, at, day, "
+            "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            step_rows,
+        )
+        await self._db.executemany(
+            "INSERT INTO refusals (input_key, kind, reason, detail, sender, document_id, "
+            "received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            refusal_rows,
+        )
+        return admitted
+
+    async def _known_documents(self, ids: set[str]) -> dict[str, _KnownDocument]:
+        known: dict[str, _KnownDocument] = {}
+        for chunk in _chunks(sorted(ids)):
+            rows = await self._db.execute_fetchall(
+                f"SELECT id, sender, content_hash, routed_at FROM documents "  # noqa: S608 - placeholders only
+                f"WHERE id IN ({_marks(chunk)})",
+                chunk,
+            )
+            for document_id, sender, digest, routed_at in rows:
+                known[document_id] = _KnownDocument(
+                    sender, digest, routed_at is not None, set(), False
+                )
+        return known
+
+    async def _load_recipients(
+        self, known: dict[str, _KnownDocument], document_ids: set[str]
+    ) -> None:
+        for chunk in _chunks(sorted(document_ids & known.keys())):
+            rows = await self._db.execute_fetchall(
+                f"SELECT document_id, recipient FROM deliveries "  # noqa: S608 - placeholders only
+                f"WHERE document_id IN ({_marks(chunk)})",
+                chunk,
+            )
+            for document_id, recipient in rows:
+                known[document_id].recipients.add(recipient)
+
+    async def _known_steps(self, document_ids: set[str]) -> dict[StepKey, Disposition]:
+        steps: dict[StepKey, Disposition] = {}
+        for chunk in _chunks(sorted(document_ids)):
+            rows = await self._db.execute_fetchall(
+                f"SELECT document_id, responder, code, relayed_at FROM status_steps "  # noqa: S608 - placeholders only
+                f"WHERE document_id IN ({_marks(chunk)})",
+                chunk,
+            )
+            for document_id, responder, code, relayed_at in rows:
+                steps[(document_id, responder, code)] = (
+                    Disposition.DONE if relayed_at is not None else Disposition.PENDING
+                )
+        return steps
+
+    async def _known_refusals(self, keys: set[str]) -> dict[str, Disposition]:
+        refused: dict[str, Disposition] = {}
+        for chunk in _chunks(sorted(keys)):
+            rows = await self._db.execute_fetchall(
+                f"SELECT input_key, dead_lettered_at FROM refusals "  # noqa: S608 - placeholders only
+                f"WHERE input_key IN ({_marks(chunk)})",
+                chunk,
+            )
+            for key, dead_lettered_at in rows:
+                refused[key] = (
+                    Disposition.DONE if dead_lettered_at is not None else Disposition.PENDING
+                )
+        return refused
+
+    async def _one(self, sql: str) -> tuple[int, ...]:
+        rows = list(await self._db.execute_fetchall(sql))
+        return tuple(int(value) for value in rows[0])
+
+    async def _grouped(self, table: str, column: str) -> dict[str, int]:
+        rows = await self._db.execute_fetchall(
+            f"SELECT {column}, count(*) FROM {table} GROUP BY {column}"  # noqa: S608 - fixed names
+        )
+        return {str(key): int(count) for key, count in rows}
+
+    async def _per_day(
+        self, table: str, day_column: str, where: str, params: list[str]
+    ) -> dict[str, int]:
+        rows = await self._db.execute_fetchall(
+            f"SELECT {day_column}, count(*) FROM {table} {where} GROUP BY {day_column}",  # noqa: S608 - fixed names
+            params,
+        )
+        return {str(day): int(count) for day, count in rows}
+
+
+def _receipt_problem(
+    responder: str, claimed_sender: str, document: _KnownDocument | None
+) -> tuple[RejectionReason, str] | None:
+    if document is None:
+        return RejectionReason.UNKNOWN_DOCUMENT, "the hub has no such document"
+    if claimed_sender != document.sender:
+        return (
+            RejectionReason.UNKNOWN_DOCUMENT,
+            f"the receipt names sender {claimed_sender}, the document came from {document.sender}",
+        )
+    if responder not in document.recipients:
+        return RejectionReason.NOT_A_RECIPIENT, f"{responder} is not a recipient of the document"
+    return None
+
+
+def _utc_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+def _marks(values: Sequence[object]) -> str:
+    return ", ".join("?" * len(values))
+
+
+def _chunks(values: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
