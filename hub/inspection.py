@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from hub.registry import Registry
 from schemas import limits
-from schemas.canonical import content_hash
+from schemas.canonical import canonical_bytes
 from schemas.contract import describe_validation_error
 from schemas.envelope import DocumentReference, Envelope
 from schemas.naming import DOCUMENT_ROUTING_KEY, STATUS_ROUTING_KEY
@@ -84,7 +84,8 @@ def _inspect_document(key: str, body: bytes, registry: Registry) -> Verdict:
     if len(envelope.trace) >= limits.MAX_TRACE_HOPS:
         detail = f"the trace already has {len(envelope.trace)} hops, the hub cannot add its own"
         return Refusal(key, kind, RejectionReason.SCHEMA_INVALID, detail, notify)
-    refusal = _check_signer(envelope, envelope.sender.id, registry)
+    canonical = canonical_bytes(envelope)
+    refusal = _check_signer(envelope, canonical, envelope.sender.id, registry)
     if refusal is not None:
         reason, detail = refusal
         return Refusal(key, kind, reason, detail, notify)
@@ -92,7 +93,7 @@ def _inspect_document(key: str, body: bytes, registry: Registry) -> Verdict:
     if unknown:
         detail = f"not registered: {', '.join(unknown[:10])}"
         return Refusal(key, kind, RejectionReason.UNKNOWN_RECIPIENT, detail, notify)
-    return DocumentInput(key, envelope, content_hash(envelope))
+    return DocumentInput(key, envelope, hashlib.sha256(canonical).hexdigest())
 
 
 def _inspect_receipt(key: str, body: bytes, registry: Registry) -> Verdict:
@@ -104,14 +105,14 @@ def _inspect_receipt(key: str, body: bytes, registry: Registry) -> Verdict:
     if receipt.responder is None:
         detail = "only the hub issues receipts without a responder"
         return Refusal(key, kind, RejectionReason.SCHEMA_INVALID, detail)
-    refusal = _check_signer(receipt, receipt.responder.id, registry)
+    refusal = _check_signer(receipt, canonical_bytes(receipt), receipt.responder.id, registry)
     if refusal is not None:
         return Refusal(key, kind, *refusal)
     return ReceiptInput(key, receipt)
 
 
 def _check_signer(
-    model: Envelope | StatusReceipt, claimed: str, registry: Registry
+    model: Envelope | StatusReceipt, canonical: bytes, claimed: str, registry: Registry
 ) -> tuple[RejectionReason, str] | None:
     entry = registry.get(claimed)
     if entry is None:
@@ -122,7 +123,7 @@ def _check_signer(
     if owner is None or owner.id != claimed:
         signer = owner.id if owner is not None else "an unregistered key"
         return RejectionReason.SENDER_MISMATCH, f"claims {claimed} but is signed by {signer}"
-    if not verify(model, entry.verify_key):
+    if not verify(model, entry.verify_key, canonical):
         return RejectionReason.BAD_SIGNATURE, f"the signature of {claimed} does not verify"
     return None
 

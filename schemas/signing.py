@@ -52,13 +52,16 @@ def sign(model: Signed, private_key: Ed25519PrivateKey) -> Signed:
     return model.model_copy(update={"signature": signature})
 
 
-def verify(model: Envelope | StatusReceipt, public_key: Ed25519PublicKey) -> bool:
-    """Whether ``model`` carries a valid signature by ``public_key``."""
+def verify(
+    model: Envelope | StatusReceipt, public_key: Ed25519PublicKey, canonical: bytes | None = None
+) -> bool:
+    """Whether ``model`` carries a valid signature by ``public_key``. Pass its ``canonical`` bytes
+    when they are at hand, to save computing them again."""
     signature = model.signature
     if signature is None or signature.key_id != key_id(public_key):
         return False
     try:
-        public_key.verify(signature.value, canonical_bytes(model))
+        public_key.verify(signature.value, canonical or canonical_bytes(model))
     except InvalidSignature:
         return False
     return True

@@ -1,0 +1,216 @@
+"""``dochub simulate`` and ``dochub stats``: replay national traffic; read a ledger's figures."""
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from dochub.logging import configure_logging
+from dochub.replay import ReplayError, ReplayOptions, run_replay
+from dochub.replay_report import figure_lines, periods_table, write_json, write_report_dir
+from dochub.settings_io import settings_from
+from hub.errors import HubError
+from hub.ledger_url import open_ledger
+from hub.periods import DayCounts, Period, by_period, year_earlier
+from hub.settings import HubSettings
+from simulator.fleet import FleetProgress
+from simulator.identities import simulation_directory
+from simulator.scenario import ScenarioError, load_scenario
+
+out = Console()
+err = Console(stderr=True)
+
+DEFAULT_SCALE = 2000
+SIMULATION_LEDGER = "sqlite:///./dochub-simulate.db"
+
+
+def simulate(
+    scenario: Annotated[
+        str, typer.Option(help="A built-in scenario name, or the path of a scenario TOML file")
+    ] = "vdxp-2019-2022",
+    scale: Annotated[
+        int, typer.Option(min=1, help="Replay one document per SCALE real ones")
+    ] = DEFAULT_SCALE,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed of the traffic [default: the scenario's]")
+    ] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the JSON report to this file")
+    ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Write replay.json, replay.md and replay.png into this folder"),
+    ] = None,
+    hub: Annotated[
+        Literal["embedded", "external"],
+        typer.Option(help="embedded: run a hub in this process; external: use a running one"),
+    ] = "embedded",
+    namespace: Annotated[
+        str | None,
+        typer.Option(help="Namespace of the external hub [embedded: a fresh one per run]"),
+    ] = None,
+    ledger_url: Annotated[
+        str | None,
+        typer.Option(
+            help="The hub's ledger: written fresh when embedded, read when external "
+            f"[default embedded: {SIMULATION_LEDGER}]"
+        ),
+    ] = None,
+    amqp_url: Annotated[str | None, typer.Option(help="Broker URL [env DOCHUB_AMQP_URL]")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Router workers of the embedded hub")] = 2,
+    stall_timeout: Annotated[
+        float, typer.Option(help="Give up when nothing moves for this many seconds")
+    ] = 60.0,
+    export_registry: Annotated[
+        Path | None,
+        typer.Option(help="Only write the simulated agencies' directory here (for --hub external)"),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="Log level of the hub's own logs")] = "warning",
+) -> None:
+    """Replay a national-traffic scenario through a real hub, then print its ledger's figures
+    beside the national ones. Exits 0 only if every figure matches and the books balance."""
+    settings = settings_from(HubSettings, amqp_url=amqp_url, log_level=log_level)
+    configure_logging(settings.log_format, settings.log_level)
+    if export_registry is not None:
+        _export_registry(scenario, seed, export_registry)
+        return
+    options = ReplayOptions(
+        scenario=scenario,
+        scale=scale,
+        seed=seed,
+        hub=hub,
+        amqp_url=settings.amqp_url,
+        ledger_url=ledger_url or (SIMULATION_LEDGER if hub == "embedded" else settings.ledger_url),
+        namespace=namespace,
+        workers=workers,
+        stall_timeout_s=stall_timeout,
+    )
+    try:
+        with _progress() as update:
+            outcome = asyncio.run(run_replay(options, update))
+    except (ReplayError, HubError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    out.print(periods_table(outcome))
+    for line in figure_lines(outcome):
+        out.print(line, style="green" if line.startswith("ok") else "bold red", highlight=False)
+    out.print(
+        f"{outcome.totals.accepted:,} documents, {outcome.totals.deliveries:,} deliveries, "
+        f"{outcome.totals.receipts:,} receipts in {outcome.elapsed_s:,.1f} s "
+        f"({outcome.totals.accepted / outcome.elapsed_s:,.0f} documents/s); "
+        f"ledger {options.ledger_url}",
+        highlight=False,
+    )
+    if json_path is not None:
+        write_json(outcome, json_path)
+    if report is not None:
+        for path in write_report_dir(outcome, report):
+            out.print(f"wrote {path}", highlight=False)
+    raise typer.Exit(0 if outcome.ok else 1)
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[FleetProgress], None]]:
+    """A progress bar of the replay, on stderr: documents sent, deliveries and receipts back."""
+    progress = Progress(
+        TextColumn("{task.description:<20}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+    )
+    bars = {
+        name: progress.add_task(name, total=None)
+        for name in ("documents sent", "deliveries answered", "receipts read")
+    }
+
+    def update(fleet: FleetProgress) -> None:
+        for name, done, total in (
+            ("documents sent", fleet.documents_sent, fleet.documents_planned),
+            ("deliveries answered", fleet.deliveries_received, fleet.deliveries_expected),
+            ("receipts read", fleet.receipts_received, fleet.receipts_expected),
+        ):
+            progress.update(bars[name], completed=done, total=total)
+
+    with progress:
+        yield update
+
+
+def _export_registry(scenario_name: str, seed: int | None, path: Path) -> None:
+    try:
+        scenario = load_scenario(scenario_name)
+    except ScenarioError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    directory = simulation_directory(scenario, seed if seed is not None else scenario.seed)
+    path.write_text(directory.to_toml(), encoding="utf-8")
+    out.print(f"wrote {len(directory.agencies)} simulated agencies to {path}", highlight=False)
+
+
+def stats(
+    by: Annotated[Period, typer.Option(help="Group by day, month, quarter, half or year")] = (
+        Period.MONTH
+    ),
+    agency: Annotated[
+        str | None,
+        typer.Option(help="Only this agency: documents it sent, deliveries to it, its receipts"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
+    ledger_url: Annotated[
+        str | None, typer.Option(help="The hub's ledger [env DOCHUB_LEDGER_URL]")
+    ] = None,
+) -> None:
+    """Documents, deliveries and receipts per period, from the ledger of a hub that has run."""
+    settings = settings_from(HubSettings, ledger_url=ledger_url)
+    configure_logging(settings.log_format, "warning")
+    if (
+        settings.ledger_url.startswith("sqlite:///")
+        and not Path(settings.ledger_url.removeprefix("sqlite:///")).exists()
+    ):
+        err.print(f"[red]error:[/red] no ledger at {settings.ledger_url}")
+        raise typer.Exit(2)
+    try:
+        days = asyncio.run(
+            _day_counts(settings.ledger_url, settings.stats_utc_offset_hours, agency)
+        )
+    except HubError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    rows = by_period(days, by)
+    documents = {row.period: row.documents for row in rows}
+    earlier = [documents.get(year_earlier(row.period)) for row in rows]
+    if as_json:
+        periods = [
+            {**asdict(row), "documents_year_earlier": before}
+            for row, before in zip(rows, earlier, strict=True)
+        ]
+        print(json.dumps({"by": by.value, "agency": agency, "periods": periods}, indent=2))
+        return
+    table = Table(title=settings.ledger_url + (f", agency {agency}" if agency else ""))
+    for column in ("period", "documents", "deliveries", "receipts", "vs year earlier"):
+        table.add_column(column, justify="left" if column == "period" else "right")
+    for row, before in zip(rows, earlier, strict=True):
+        table.add_row(
+            row.period,
+            f"{row.documents:,}",
+            f"{row.deliveries:,}",
+            f"{row.receipts:,}",
+            f"×{row.documents / before:.2f}" if before else "",
+        )
+    out.print(table)
+
+
+async def _day_counts(url: str, offset_hours: int, agency: str | None) -> DayCounts:
+    ledger = await open_ledger(url, dt.timedelta(hours=offset_hours))
+    try:
+        return await ledger.day_counts(agency)
+    finally:
+        await ledger.close()
