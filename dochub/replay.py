@@ -174,7 +174,7 @@ async def _with_embedded_hub(
         namespace=config.namespace,
         ledger_url=options.ledger_url,
         workers=options.workers,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
     hub = Hub(settings, registry, connection_name=f"dochub-simulate {config.run_id} hub")
     try:

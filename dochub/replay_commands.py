@@ -3,6 +3,7 @@
 import asyncio
 import datetime as dt
 import json
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -26,7 +27,7 @@ from simulator.fleet import FleetProgress
 from simulator.identities import simulation_directory
 from simulator.scenario import ScenarioError, load_scenario
 
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True)
 
 DEFAULT_SCALE = 2000

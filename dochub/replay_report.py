@@ -4,7 +4,7 @@ ledger; the plan only supplies the targets."""
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ def period_lines(outcome: ReplayOutcome) -> list[PeriodLine]:
             receipts=row.receipts * scale,
             change=(
                 row.documents / documents[year_earlier(row.period)]
-                if documents.get(year_earlier(row.period))
+                if row.documents and documents.get(year_earlier(row.period))
                 else None
             ),
             national=nationals.get(row.period, ""),
@@ -51,7 +51,7 @@ def period_lines(outcome: ReplayOutcome) -> list[PeriodLine]:
     )
     lines.append(
         PeriodLine(
-            period=f"{outcome.scenario.launch.isoformat()} to {outcome.scenario.end.isoformat()}",
+            period=f"all since {outcome.scenario.launch.isoformat()}",
             documents=sum(row.documents for row in rows) * scale,
             deliveries=sum(row.deliveries for row in rows) * scale,
             receipts=sum(row.receipts for row in rows) * scale,
@@ -122,7 +122,7 @@ def figure_lines(outcome: ReplayOutcome) -> list[str]:
 
 
 def _number(value: float) -> str:
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:g}"
 
 
 def report_json(outcome: ReplayOutcome) -> dict[str, Any]:
@@ -158,7 +158,7 @@ def report_json(outcome: ReplayOutcome) -> dict[str, Any]:
         "elapsed_s": outcome.elapsed_s,
         "docs_per_s": round(totals.accepted / outcome.elapsed_s, 1) if outcome.elapsed_s else 0.0,
         "periods": [
-            line.__dict__ | {"scale_back": outcome.options.scale} for line in period_lines(outcome)
+            asdict(line) | {"scale_back": outcome.options.scale} for line in period_lines(outcome)
         ],
         "monthly": [
             {"month": month, "planned": planned, "measured": measured_months.get(month, 0)}

@@ -25,7 +25,9 @@ def make_envelope(sender: Organ, recipients: list[Organ], **overrides: Any) -> E
         "document_type": DocumentType.DECISION,
         "subject": "Về việc triển khai thử nghiệm trục liên thông văn bản",
         "promulgation": PromulgationInfo(place="Hà Nội", date=dt.date(2022, 6, 30)),
-        "signer": Signer(competence="KT. BỘ TRƯỞNG", function="Thứ trưởng", full_name="Nguyễn Văn A"),
+        "signer": Signer(
+            competence="KT. BỘ TRƯỞNG", function="Thứ trưởng", full_name="Nguyễn Văn A"
+        ),
     }
     fields.update(overrides)
     return Envelope(**fields)

@@ -18,7 +18,10 @@ async def test_one_document_reaches_its_recipient_and_the_receipt_comes_back(
     async with recipient.inbox() as inbox:
         delivery = await asyncio.wait_for(anext(inbox), 10)
     assert delivery.envelope.id == sent.id
-    assert [hop.node for hop in delivery.envelope.trace] == [sender_agency.id, f"hub:{hub.names.namespace}"]
+    assert [hop.node for hop in delivery.envelope.trace] == [
+        sender_agency.id,
+        f"hub:{hub.names.namespace}",
+    ]
     await recipient.send_status(delivery.envelope, StatusCode.ARRIVED)
     await delivery.ack()
 

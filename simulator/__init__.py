@@ -1,0 +1,1 @@
+"""Simulated agencies and national-traffic scenarios for replays through a DocHub hub."""

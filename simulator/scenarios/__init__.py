@@ -1,0 +1,1 @@
+"""Built-in scenarios, one TOML file each."""
