@@ -106,7 +106,11 @@ def send(
         list[Path] | None, typer.Option(help="A file to attach inline; repeat for several")
     ] = None,
     wait: Annotated[
-        bool, typer.Option(help="Wait for every recipient's receipt (or the hub's refusal)")
+        bool,
+        typer.Option(
+            help="Print receipts until every recipient has answered (accepted, refused or "
+            "beyond), or the hub refuses the document"
+        ),
     ] = True,
     wait_timeout: Annotated[float, typer.Option(help="Seconds to wait for receipts")] = 30.0,
     agency_id: AgencyIdOption = None,
@@ -192,7 +196,8 @@ async def _send(
                     _print_json(_receipt_fields(receipt))
                     if receipt.responder is None:
                         return 2
-                    waiting.discard(receipt.responder.id)
+                    if receipt.code is not StatusCode.ARRIVED:
+                        waiting.discard(receipt.responder.id)
                     if not waiting:
                         return 0
         except TimeoutError:
