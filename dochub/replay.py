@@ -17,7 +17,7 @@ from aio_pika.exceptions import AMQPError
 
 from hub.ledger import Ledger, Totals
 from hub.ledger_url import open_ledger
-from hub.periods import DayCounts
+from hub.periods import DayCounts, Period, by_period
 from hub.registry import Registry
 from hub.service import Hub
 from hub.settings import HubSettings
@@ -106,6 +106,19 @@ class ReplayOutcome:
             (totals.relayed == totals.receipts, f"{totals.receipts - totals.relayed} not relayed"),
         ]
         problems += [message for holds, message in checks if not holds]
+        measured = {row.period: row.documents for row in by_period(self.days, Period.MONTH)}
+        off = [
+            f"{month}: {measured.get(month, 0)} of {planned}"
+            for month, planned in self.planned_months.items()
+            if measured.get(month, 0) != planned
+        ]
+        off += [
+            f"{month}: {count} outside the scenario"
+            for month, count in measured.items()
+            if month not in self.planned_months and count
+        ]
+        if off:
+            problems.append("documents per month differ from the plan: " + ", ".join(off[:5]))
         return problems
 
     @property

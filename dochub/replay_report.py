@@ -200,6 +200,7 @@ def write_chart(outcome: ReplayOutcome, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import StrMethodFormatter
 
     scale = outcome.options.scale
     measured = {row.period: row.documents for row in by_period(outcome.days, Period.MONTH)}
@@ -240,6 +241,7 @@ def write_chart(outcome: ReplayOutcome, path: Path) -> None:
     )
     axes.set_xticks(list(positions)[::3], months[::3], rotation=45, ha="right", fontsize=8)
     axes.set_ylabel("documents per month")
+    axes.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     axes.legend(loc="upper left")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
