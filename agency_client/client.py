@@ -38,6 +38,7 @@ from pydantic import ValidationError
 from agency_client.dedupe import SeenIds
 from agency_client.errors import (
     BROKER_ERRORS,
+    CLOSE_TIMEOUT_S,
     AgencyClientError,
     BrokerUnavailable,
     DocumentRefused,
@@ -82,6 +83,7 @@ class AgencyClient:
         connection_name: str | None = None,
         prefetch: int = 64,
         send_timeout_s: float = 30.0,
+        reconnect_interval_s: float = 5.0,
         dedupe_capacity: int = 100_000,
     ) -> None:
         entry = directory.by_id.get(agency_id)
@@ -101,6 +103,7 @@ class AgencyClient:
         self._connection_name = connection_name or f"dochub-agency-{agency_id}"
         self._prefetch = prefetch
         self._send_timeout_s = send_timeout_s
+        self._reconnect_interval_s = reconnect_interval_s
         self._seen_documents = SeenIds(dedupe_capacity)
         self._seen_receipts = SeenIds(dedupe_capacity)
         self._connection: AbstractRobustConnection | None = None
@@ -122,7 +125,9 @@ class AgencyClient:
     async def connect(self) -> None:
         try:
             self._connection = await aio_pika.connect_robust(
-                self._amqp_url, client_properties={"connection_name": self._connection_name}
+                self._amqp_url,
+                client_properties={"connection_name": self._connection_name},
+                reconnect_interval=self._reconnect_interval_s,
             )
             await self._require(exchange=self.names.ingress_exchange)
             channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
@@ -143,7 +148,8 @@ class AgencyClient:
         self._subscriptions.clear()
         if self._connection is not None:
             with suppress(*BROKER_ERRORS):
-                await self._connection.close()
+                async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                    await self._connection.close()
         self._connection = None
         self._ingress = None
 
@@ -249,7 +255,9 @@ class AgencyClient:
             await self._require(queue=queue_name)
             channel = await connection.channel()
             await channel.set_qos(prefetch_count=self._prefetch)
-            return channel, await channel.get_queue(queue_name, ensure=False)
+            # Declared (passively), not merely named: a robust channel restores the consumers of
+            # the queues it declared, and only those, when it reconnects.
+            return channel, await channel.declare_queue(queue_name, passive=True)
 
         subscription = Subscription(open_channel, open_message)
         self._subscriptions.add(subscription)

@@ -18,6 +18,9 @@ from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 BROKER_ERRORS = (AMQPError, ChannelInvalidStateError, ConnectionError, OSError, TimeoutError)
 """What the broker's client raises when RabbitMQ is away or a channel is gone."""
 
+CLOSE_TIMEOUT_S = 5.0
+"""How long closing waits for the broker, which may be away."""
+
 
 class AgencyClientError(Exception):
     def __init__(

@@ -37,6 +37,7 @@ def write_key_pair(folder: Path, agency_id: str, *, overwrite: bool = False) -> 
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # the mode of open() applies only to a file it creates
     with os.fdopen(descriptor, "wb") as file:
         file.write(pem)
     public_text = public_key_to_text(key.public_key())

@@ -9,7 +9,7 @@ from typing import Generic, TypeVar
 
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
-from agency_client.errors import BROKER_ERRORS
+from agency_client.errors import BROKER_ERRORS, CLOSE_TIMEOUT_S
 
 Item = TypeVar("Item")
 
@@ -62,11 +62,12 @@ class Subscription(Generic[Item]):
             return
         self._closed = True
         self._buffer.put_nowait(_CLOSED)
-        with suppress(*BROKER_ERRORS):
-            if self._queue is not None and self._consumer_tag is not None:
-                await self._queue.cancel(self._consumer_tag)
-            if self._channel is not None:
-                await self._channel.close()
+        with suppress(*BROKER_ERRORS):  # TimeoutError among them: the broker may be away
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                if self._queue is not None and self._consumer_tag is not None:
+                    await self._queue.cancel(self._consumer_tag)
+                if self._channel is not None:
+                    await self._channel.close()
 
     async def _start(self) -> None:
         self._channel, self._queue = await self._open_channel()

@@ -4,6 +4,11 @@ A message is accepted only if it is a well-formed envelope or status receipt, wi
 limit, signed by the key registered for the agency it claims to come from, and (for a document)
 addressed only to registered agencies. Everything else becomes a ``Refusal`` naming its reason.
 Checks that need the ledger (an id reused, a receipt about an unknown document) happen there.
+
+Who hears of a refused document (``Refusal.notify``, a status 02): the registered agency whose key
+signed it, when the signature verifies (for a spoofed sender, the signer, not the agency it posed
+as); otherwise, as a best effort, the registered sender the document claims. Nobody hears of a
+refused receipt, nor of bytes that are not JSON.
 """
 
 import hashlib
@@ -62,15 +67,27 @@ def inspect(routing_key: str, body: bytes, registry: Registry, max_bytes: int) -
             key, routing_key, RejectionReason.UNKNOWN_KIND, f"routing key {routing_key!r}"
         )
     if len(body) > max_bytes:
-        return Refusal(
-            key,
-            routing_key,
-            RejectionReason.OVERSIZE,
-            f"{len(body)} bytes, more than the limit of {max_bytes}",
-        )
+        return _oversize(key, routing_key, body, registry, max_bytes)
     if routing_key == DOCUMENT_ROUTING_KEY:
         return _inspect_document(key, body, registry)
     return _inspect_receipt(key, body, registry)
+
+
+def _oversize(
+    key: str, routing_key: str, body: bytes, registry: Registry, max_bytes: int
+) -> Refusal:
+    """A message over the hub's limit. A document still within the contract's limit is read, so
+    that its sender hears why it was refused (its ``send()`` succeeded: the client only knows the
+    contract's limit, not this hub's)."""
+    notify = None
+    if routing_key == DOCUMENT_ROUTING_KEY and len(body) <= limits.MAX_MESSAGE_BYTES:
+        verdict = _inspect_document(key, body, registry)
+        if isinstance(verdict, DocumentInput):
+            notify = verdict.envelope.reference()
+        elif isinstance(verdict, Refusal):
+            notify = verdict.notify
+    detail = f"{len(body)} bytes, more than the limit of {max_bytes}"
+    return Refusal(key, routing_key, RejectionReason.OVERSIZE, detail, notify)
 
 
 def _inspect_document(key: str, body: bytes, registry: Registry) -> Verdict:
@@ -79,7 +96,8 @@ def _inspect_document(key: str, body: bytes, registry: Registry) -> Verdict:
         envelope = Envelope.model_validate_json(body)
     except ValidationError as exc:
         reason = _parse_failure_reason(exc)
-        return Refusal(key, kind, reason, describe_validation_error(exc), _claimed(body, registry))
+        notify = _claimed(body, registry) if reason is not RejectionReason.MALFORMED else None
+        return Refusal(key, kind, reason, describe_validation_error(exc), notify)
     notify = envelope.reference() if envelope.sender.id in registry else None
     if len(envelope.trace) >= limits.MAX_TRACE_HOPS:
         detail = f"the trace already has {len(envelope.trace)} hops, the hub cannot add its own"
@@ -88,6 +106,8 @@ def _inspect_document(key: str, body: bytes, registry: Registry) -> Verdict:
     refusal = _check_signer(envelope, canonical, envelope.sender.id, registry)
     if refusal is not None:
         reason, detail = refusal
+        if reason is RejectionReason.SENDER_MISMATCH:
+            notify = _proven_signer(envelope, canonical, registry) or notify
         return Refusal(key, kind, reason, detail, notify)
     unknown = [agency for agency in envelope.recipient_ids if agency not in registry]
     if unknown:
@@ -128,6 +148,18 @@ def _check_signer(
     return None
 
 
+def _proven_signer(
+    envelope: Envelope, canonical: bytes, registry: Registry
+) -> DocumentReference | None:
+    """For a spoofed sender: the registered agency whose key really signed the envelope. It is
+    the one to hear of the refusal; the agency it posed as sent nothing and is not told."""
+    assert envelope.signature is not None  # a spoofed sender is only found on a signed envelope
+    owner = registry.owner_of_key(envelope.signature.key_id)
+    if owner is None or not verify(envelope, owner.verify_key, canonical):
+        return None
+    return envelope.reference().model_copy(update={"sender": owner.id})
+
+
 def _parse_failure_reason(exc: ValidationError) -> RejectionReason:
     errors = exc.errors(include_url=False)
     if any(error["type"] == "json_invalid" for error in errors):
@@ -141,13 +173,14 @@ def _parse_failure_reason(exc: ValidationError) -> RejectionReason:
 
 
 def _claimed(body: bytes, registry: Registry) -> DocumentReference | None:
-    """Best effort, for a document that failed validation: the id and registered sender it claims,
-    so that the sender hears of the refusal."""
+    """Best effort, for a JSON document that failed validation: the id and registered sender it
+    claims, so that the sender hears of the refusal. Unauthenticated: the signature could not be
+    checked on an invalid envelope."""
     try:
         data = json.loads(body)
         document_id = UUID(str(data["id"]))
         sender = str(data["sender"]["id"])
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):
         return None
     if sender not in registry:
         return None

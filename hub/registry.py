@@ -39,6 +39,8 @@ def load_registry(path: Path) -> Registry:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise RegistryError(f"cannot read the agency registry {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise RegistryError(f"the agency registry {path} is not UTF-8 text: {exc}") from exc
     try:
         directory = AgencyDirectory.from_toml(text)
     except ValueError as exc:  # tomllib.TOMLDecodeError and pydantic's ValidationError

@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Awaitable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
 from aio_pika import DeliveryMode, Message
@@ -44,8 +44,12 @@ log = structlog.get_logger("hub.router")
 
 _HUB_RECEIPT_NAMESPACE = uuid.UUID("6f1c2a52-3d0e-4c5e-9a57-1d7c8b3e2f40")
 _CONFIRM_TIMEOUT_S = 60.0
+_CANCEL_TIMEOUT_S = 5.0
 _POLL_S = 0.2
 _MAX_HEADER_TEXT = 1000
+
+WorkKey = tuple[str, ...]
+"""What one routing publishes: a document, a lifecycle step or a refusal."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +98,9 @@ class Router:
         self._meter = meter
         self._options = options
         self._stopping = asyncio.Event()
+        self._publishing: set[WorkKey] = set()
+        """What a worker of this hub is publishing now: another copy (a resend, a redelivery) that
+        reaches another worker meanwhile is only acked, not published twice."""
 
     def stop(self) -> None:
         """Stop taking new messages; workers finish what they hold, then return."""
@@ -102,7 +109,9 @@ class Router:
     async def work(self, channel: AbstractChannel) -> None:
         """Consume the ingress queue on ``channel`` until ``stop()``."""
         await channel.set_qos(prefetch_count=self._options.prefetch)
-        queue = await channel.get_queue(self._topology.names.ingress_queue, ensure=False)
+        # Declared (passively), not merely named: a robust channel restores the consumers of the
+        # queues it declared, and only those, when it reconnects.
+        queue = await channel.declare_queue(self._topology.names.ingress_queue, passive=True)
         exchanges = await _Exchanges.on(channel, self._topology)
         buffer: asyncio.Queue[_Received] = asyncio.Queue()
 
@@ -113,8 +122,8 @@ class Router:
         cancelled = False
         while True:
             if self._stopping.is_set() and not cancelled:
-                with suppress(AMQPError, ChannelInvalidStateError, ConnectionError):
-                    await queue.cancel(consumer_tag)
+                with suppress(AMQPError, ChannelInvalidStateError, ConnectionError, TimeoutError):
+                    await queue.cancel(consumer_tag, timeout=_CANCEL_TIMEOUT_S)
                 cancelled = True
             try:
                 first = await asyncio.wait_for(buffer.get(), timeout=_POLL_S)
@@ -139,24 +148,43 @@ class Router:
             )
             for item in batch
         ]
-        admitted = await self._ledger.admit(verdicts)
-        publishing: list[tuple[int, Awaitable[object]]] = []
-        for index, item in enumerate(admitted):
-            if item.disposition is not Disposition.DONE:
-                publishing += [
-                    (index, publish) for publish in self._publishes(exchanges, batch[index], item)
-                ]
-        results = await asyncio.gather(
-            *(publish for _, publish in publishing), return_exceptions=True
-        )
+        admitted = self._claim(await self._ledger.admit(verdicts))
+        claimed = [_work_key(item) for item in admitted if item.disposition is not Disposition.DONE]
         failed: set[int] = set()
-        for (index, _), result in zip(publishing, results, strict=True):
-            if isinstance(result, BaseException):
-                failed.add(index)
-                await self._on_publish_failure(channel, admitted[index], result)
-        await self._ledger.complete(_completion(admitted, failed))
+        try:
+            publishing: list[tuple[int, Awaitable[object]]] = []
+            for index, item in enumerate(admitted):
+                if item.disposition is not Disposition.DONE:
+                    publishing += [
+                        (index, publish)
+                        for publish in self._publishes(exchanges, batch[index], item)
+                    ]
+            results = await asyncio.gather(
+                *(publish for _, publish in publishing), return_exceptions=True
+            )
+            for (index, _), result in zip(publishing, results, strict=True):
+                if isinstance(result, BaseException):
+                    failed.add(index)
+                    await self._on_publish_failure(channel, admitted[index], result)
+            await self._ledger.complete(_completion(admitted, failed))
+        finally:
+            self._publishing.difference_update(claimed)
         await _settle(batch, failed)
         self._record(batch, admitted, failed)
+
+    def _claim(self, admitted: list[Admitted]) -> list[Admitted]:
+        """Take what this batch is to publish, unless another worker is publishing it already (it
+        holds a copy recorded but not yet completed, which the ledger calls pending)."""
+        claimed = []
+        for item in admitted:
+            if item.disposition is not Disposition.DONE:
+                key = _work_key(item)
+                if key in self._publishing:
+                    item = replace(item, disposition=Disposition.DONE)
+                else:
+                    self._publishing.add(key)
+            claimed.append(item)
+        return claimed
 
     def _publishes(
         self, exchanges: _Exchanges, received: _Received, item: Admitted
@@ -312,6 +340,21 @@ def _message(
     )
 
 
+def _work_key(item: Admitted) -> WorkKey:
+    verdict = item.verdict
+    if isinstance(verdict, DocumentInput):
+        return ("document", str(verdict.envelope.id))
+    if isinstance(verdict, ReceiptInput):
+        return ("step", *_step_key(verdict))
+    return ("refusal", verdict.input_key)
+
+
+def _step_key(verdict: ReceiptInput) -> StepKey:
+    receipt = verdict.receipt
+    assert receipt.responder is not None  # inspection refuses hub-only receipts
+    return (str(receipt.document.id), receipt.responder.id, receipt.code.value)
+
+
 def _completion(admitted: list[Admitted], failed: set[int]) -> Completion:
     documents: list[uuid.UUID] = []
     steps: list[StepKey] = []
@@ -323,9 +366,7 @@ def _completion(admitted: list[Admitted], failed: set[int]) -> Completion:
         if isinstance(verdict, DocumentInput):
             documents.append(verdict.envelope.id)
         elif isinstance(verdict, ReceiptInput):
-            receipt = verdict.receipt
-            assert receipt.responder is not None  # inspection refuses hub-only receipts
-            steps.append((str(receipt.document.id), receipt.responder.id, receipt.code.value))
+            steps.append(_step_key(verdict))
         else:
             refusals.append(verdict.input_key)
     return Completion(documents, steps, refusals)

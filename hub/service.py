@@ -24,6 +24,9 @@ from schemas.urls import redact_url
 
 log = structlog.get_logger("hub")
 
+_STOP_GRACE_S = 10.0
+_CLOSE_TIMEOUT_S = 5.0
+
 
 class Hub:
     """``async with Hub(settings, registry) as hub:`` routes until the block ends."""
@@ -74,7 +77,9 @@ class Hub:
         )
         try:
             self._connection = await aio_pika.connect_robust(
-                settings.amqp_url, client_properties={"connection_name": self._connection_name}
+                settings.amqp_url,
+                client_properties={"connection_name": self._connection_name},
+                reconnect_interval=settings.reconnect_interval_s,
             )
             channel = await self._connection.channel()
             await self.topology.declare(channel, self.registry.agency_ids)
@@ -118,14 +123,20 @@ class Hub:
             if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = _STOP_GRACE_S) -> None:
+        """Stop consuming, let the workers finish the batches they hold for up to ``grace_s``
+        (the broker may be away), then close. A batch cut short is redelivered to the next hub,
+        whose ledger knows it."""
         if self._router is not None:
             self._router.stop()
         workers = [task for task in self._tasks if task.get_name().startswith("hub-worker")]
-        results = await asyncio.gather(*workers, return_exceptions=True)
+        if workers:
+            _, unfinished = await asyncio.wait(workers, timeout=grace_s)
+            if unfinished:
+                log.warning("hub_workers_cut_short", workers=len(unfinished), grace_s=grace_s)
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        results = await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         for result in results:
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
@@ -138,8 +149,9 @@ class Hub:
 
     async def _close(self) -> None:
         if self._connection is not None:
-            with suppress(AMQPError, OSError):
-                await self._connection.close()
+            with suppress(AMQPError, OSError, TimeoutError):
+                async with asyncio.timeout(_CLOSE_TIMEOUT_S):
+                    await self._connection.close()
             self._connection = None
         if self._ledger is not None:
             await self._ledger.close()
@@ -152,9 +164,10 @@ class Hub:
             await asyncio.sleep(self.settings.throughput_interval_s)
             depth: int | None
             try:
-                depth = await queue_depth(channel, self.names.ingress_queue)
-            except (AMQPError, OSError):
-                depth = None
+                async with asyncio.timeout(_CLOSE_TIMEOUT_S):
+                    depth = await queue_depth(channel, self.names.ingress_queue)
+            except (AMQPError, OSError, TimeoutError):
+                depth = None  # the broker is away: the log goes on, without the depth
             log.info("throughput", **self.meter.report(), ingress_depth=depth)
 
 

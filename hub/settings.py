@@ -32,6 +32,8 @@ class HubSettings(BaseSettings):
     prefetch: int = Field(256, ge=1, le=65535)
     batch_max: int = Field(256, ge=1, le=5000)
     throughput_interval_s: float = Field(5.0, gt=0, le=3600)
+    reconnect_interval_s: float = Field(5.0, gt=0, le=600)
+    """Seconds between attempts to reconnect to a broker that went away."""
     delivery_limit: int = Field(5, ge=1, le=1000)
     """How often the broker redelivers a message before dead-lettering it."""
     ingress_max_length: int = Field(1_000_000, ge=1)

@@ -69,7 +69,7 @@ class _KnownDocument:
     content_hash: str
     routed: bool
     recipients: set[str]
-    in_this_batch: bool
+    seen_in_batch: bool
 
 
 def sqlite_path(ledger_url: str) -> str:
@@ -214,9 +214,10 @@ class SqliteLedger:
         admitted: list[Admitted] = []
 
         def refuse(refusal: Refusal) -> Admitted:
-            if refusal.input_key in refused:
-                return Admitted(refusal, refused[refusal.input_key])
+            earlier = refused.get(refusal.input_key)
             refused[refusal.input_key] = Disposition.DONE
+            if earlier is not None:
+                return Admitted(refusal, earlier)
             sender = refusal.notify.sender if refusal.notify else None
             document_id = str(refusal.notify.id) if refusal.notify else None
             refusal_rows.append(
@@ -273,9 +274,10 @@ class SqliteLedger:
                             )
                         )
                     )
-                elif existing.routed or existing.in_this_batch:
+                elif existing.routed or existing.seen_in_batch:
                     admitted.append(Admitted(verdict, Disposition.DONE))
                 else:
+                    existing.seen_in_batch = True
                     admitted.append(Admitted(verdict, Disposition.PENDING))
             else:
                 receipt = verdict.receipt
@@ -305,6 +307,7 @@ class SqliteLedger:
                     admitted.append(Admitted(verdict, Disposition.NEW, existing.sender))
                 else:
                     admitted.append(Admitted(verdict, steps[step], existing.sender))
+                    steps[step] = Disposition.DONE
 
         await self._db.executemany(
             "INSERT INTO documents (id, sender, content_hash, document_type, urgency, "

@@ -12,7 +12,8 @@ from typing import Annotated
 
 from pydantic import StringConstraints
 
-AGENCY_ID_PATTERN = r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$"
+AGENCY_ID_PATTERN = r"^[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Z][0-9]{2}$"
+"""ASCII digits only: ``\\d`` would also admit other scripts' digits."""
 _AGENCY_ID_RE = re.compile(AGENCY_ID_PATTERN)
 
 AgencyId = Annotated[str, StringConstraints(pattern=AGENCY_ID_PATTERN)]
@@ -31,7 +32,7 @@ class AgencyKind(StrEnum):
 
 def is_agency_id(value: str) -> bool:
     """Whether ``value`` is written in the national electronic-identifier format."""
-    return _AGENCY_ID_RE.match(value) is not None
+    return _AGENCY_ID_RE.fullmatch(value) is not None
 
 
 def level_one_letter(agency_id: str) -> str:

@@ -93,5 +93,6 @@ class AgencyDirectory(Contract):
 
 
 def _toml_string(value: str) -> str:
-    # JSON's string escapes are a subset of TOML's basic-string escapes.
-    return json.dumps(value, ensure_ascii=False)
+    # JSON's string escapes are a subset of TOML's basic-string escapes; TOML also forbids a raw
+    # DEL, which JSON leaves as it is.
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")

@@ -15,14 +15,18 @@ from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
 from schemas import limits
 from schemas.agency_id import AgencyId
-from schemas.contract import Contract, SchemaVersion
+from schemas.contract import Contract, SchemaVersion, base64_json_schema
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=limits.MAX_NAME_CHARS)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=limits.MAX_SHORT_TEXT_CHARS)]
 Description = Annotated[str, StringConstraints(max_length=limits.MAX_DESCRIPTION_CHARS)]
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 MediaType = Annotated[
-    str, StringConstraints(pattern=r"^[\w.+-]+/[\w.+-]+$", max_length=limits.MAX_SHORT_TEXT_CHARS)
+    str,
+    StringConstraints(
+        pattern=r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$",  # RFC 6838 restricted names
+        max_length=limits.MAX_SHORT_TEXT_CHARS,
+    ),
 ]
 FileName = Annotated[
     str, StringConstraints(min_length=1, max_length=limits.MAX_NAME_CHARS, pattern=r"^[^/\\\x00]+$")
@@ -128,7 +132,14 @@ class Attachment(Contract):
     media_type: MediaType
     size: Annotated[int, Field(ge=0, le=limits.MAX_ATTACHMENT_BYTES)]
     sha256: Sha256Hex
-    content: Annotated[bytes, Field(max_length=limits.MAX_INLINE_ATTACHMENT_BYTES)] | None = None
+    content: (
+        Annotated[
+            bytes,
+            Field(max_length=limits.MAX_INLINE_ATTACHMENT_BYTES),
+            base64_json_schema(0, limits.MAX_INLINE_ATTACHMENT_BYTES),
+        ]
+        | None
+    ) = None
 
     @model_validator(mode="after")
     def _content_matches_digest(self) -> Self:
@@ -161,7 +172,7 @@ class TraceHop(Contract):
 class Signature(Contract):
     algorithm: Literal["ed25519"] = "ed25519"
     key_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]
-    value: Annotated[bytes, Field(min_length=64, max_length=64)]
+    value: Annotated[bytes, Field(min_length=64, max_length=64), base64_json_schema(64, 64)]
 
 
 def _now() -> dt.datetime:

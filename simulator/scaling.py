@@ -4,8 +4,10 @@ published target is met exactly at that scale.
 The targets form a tree (the validator makes sure they nest or keep apart): the whole series at the
 root, each target under the smallest one holding it, and the months at the leaves. Each node's
 whole count is shared among its children by largest remainder, so the children's counts add up to
-the node's, and each child gets its exact share rounded down or up. A target's scaled count is
-therefore the sum of its scaled months, and within one document of its real count over ``scale``.
+the node's, and each child gets its exact share of the node's whole count, rounded down or up. A
+target's scaled count is therefore the sum of its scaled months. Against its real count over
+``scale`` it is off by less than one document per level of nesting, plus the root's rounding
+(under half a document): the targets of ``vdxp-2019-2022`` sit one level down.
 """
 
 from dataclasses import dataclass, field

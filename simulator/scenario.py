@@ -16,7 +16,7 @@ from schemas.contract import describe_validation_error
 from schemas.envelope import DocumentType, Urgency
 
 BUILTIN_PACKAGE = "simulator.scenarios"
-MonthLabel = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+MonthLabel = Annotated[str, Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Share = Annotated[float, Field(ge=0, le=1)]
 Weight = Annotated[float, Field(gt=0, le=1_000_000)]
@@ -146,12 +146,10 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        problems = [
-            *self._agency_problems(),
-            *self._month_problems(),
-            *self._target_problems(),
-            *self._ratio_problems(),
-        ]
+        month_problems = self._month_problems()
+        problems = [*self._agency_problems(), *month_problems, *self._ratio_problems()]
+        if not month_problems:  # the targets are checked against the months
+            problems += self._target_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -1,6 +1,8 @@
 """Fixtures for tests against a real RabbitMQ: agencies with keys, a running hub on a namespace of
 its own, and connected clients. Everything a test declares is deleted after it."""
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -8,6 +10,7 @@ from pathlib import Path
 
 import aio_pika
 import pytest
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agency_client import AgencyClient
@@ -16,6 +19,13 @@ from hub.service import Hub
 from hub.settings import HubSettings
 from hub.topology import QueuePolicy, Topology
 from schemas import AgencyDirectory, AgencyEntry, AgencyKind, Names, public_key_to_text
+from schemas.naming import DOCUMENT_ROUTING_KEY
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration/" in item.nodeid:
+            item.add_marker(pytest.mark.integration)
 
 
 @dataclass(frozen=True)
@@ -84,17 +94,35 @@ async def broker_cleanup(
         )
 
 
+HubFactory = Callable[..., Awaitable[Hub]]
+
+
 @pytest.fixture
-async def hub(
+async def hub_factory(
     hub_settings: HubSettings,
     directory: AgencyDirectory,
     broker_cleanup: None,
     request: pytest.FixtureRequest,
-) -> AsyncIterator[Hub]:
-    running = Hub(hub_settings, Registry(directory), connection_name=f"hub {request.node.nodeid}")
-    await running.start()
-    yield running
-    await running.stop()
+) -> AsyncIterator[HubFactory]:
+    """Started hubs on the test's namespace and ledger, stopped after the test (if still running).
+    Keyword arguments override settings: ``await hub_factory(workers=1)``."""
+    started: list[Hub] = []
+
+    async def start(**overrides: object) -> Hub:
+        settings = hub_settings.model_copy(update=overrides)
+        running = Hub(settings, Registry(directory), connection_name=f"hub {request.node.nodeid}")
+        await running.start()
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        await running.stop()
+
+
+@pytest.fixture
+async def hub(hub_factory: HubFactory) -> Hub:
+    return await hub_factory()
 
 
 ClientFactory = Callable[[FakeAgency], Awaitable[AgencyClient]]
@@ -127,3 +155,70 @@ async def client_for(
     yield connect
     for client in opened:
         await client.close()
+
+
+class BrokerProbe:
+    """Raw access to the test's namespace, beside the hub and the clients: publish any bytes to
+    the ingress, read any queue."""
+
+    def __init__(self, channel: AbstractChannel, names: Names) -> None:
+        self.channel = channel
+        self.names = names
+
+    async def publish_ingress(
+        self,
+        body: bytes,
+        routing_key: str = DOCUMENT_ROUTING_KEY,
+        headers: dict[str, object] | None = None,
+    ) -> None:
+        exchange = await self.channel.get_exchange(self.names.ingress_exchange, ensure=False)
+        await exchange.publish(
+            aio_pika.Message(body, headers=headers, content_type="application/json"),
+            routing_key,
+            mandatory=True,
+        )
+
+    async def publish_to_queue(self, queue_name: str, body: bytes) -> None:
+        await self.channel.default_exchange.publish(
+            aio_pika.Message(body, content_type="application/json"), queue_name, mandatory=True
+        )
+
+    async def get(self, queue_name: str, within_s: float = 10.0) -> AbstractIncomingMessage:
+        """The next message of a queue, acked; fails the test if none comes within ``within_s``."""
+        messages = await self.get_many(queue_name, 1, within_s)
+        return messages[0]
+
+    async def get_many(
+        self, queue_name: str, count: int, within_s: float = 10.0
+    ) -> list[AbstractIncomingMessage]:
+        queue = await self.channel.get_queue(queue_name, ensure=False)
+        deadline = time.monotonic() + within_s
+        messages: list[AbstractIncomingMessage] = []
+        while len(messages) < count:
+            message = await queue.get(no_ack=False, fail=False)
+            if message is None:
+                if time.monotonic() > deadline:
+                    pytest.fail(
+                        f"{queue_name}: {len(messages)} of {count} messages within {within_s}s"
+                    )
+                await asyncio.sleep(0.05)
+                continue
+            await message.ack()
+            messages.append(message)
+        return messages
+
+    async def depth(self, queue_name: str) -> int:
+        queue = await self.channel.declare_queue(queue_name, passive=True)
+        return int(queue.declaration_result.message_count or 0)
+
+
+@pytest.fixture
+async def probe(
+    amqp_url: str, namespace: str, request: pytest.FixtureRequest
+) -> AsyncIterator[BrokerProbe]:
+    connection: AbstractRobustConnection = await aio_pika.connect_robust(
+        amqp_url, client_properties={"connection_name": f"probe {request.node.nodeid}"}
+    )
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        yield BrokerProbe(channel, Names(namespace))

@@ -1,0 +1,550 @@
+"""The SQLite ledger: idempotent admission, lifecycle steps, refusals, totals and day counts."""
+
+import datetime as dt
+import hashlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from hub.errors import LedgerError
+from hub.inspection import DocumentInput, ReceiptInput, Refusal, inspect
+from hub.ledger import Admitted, Completion, Disposition, Totals
+from hub.periods import DayCounts
+from hub.registry import Registry
+from hub.sqlite_ledger import SqliteLedger, sqlite_path
+from schemas import (
+    AgencyDirectory,
+    AgencyEntry,
+    AgencyKind,
+    DocumentReference,
+    Envelope,
+    RejectionReason,
+    StatusCode,
+    StatusReceipt,
+    limits,
+    public_key_to_text,
+    sign,
+)
+from tests.factories import make_envelope, organ
+
+A, B, C, D = "000.00.00.G01", "000.00.00.G02", "000.00.00.H01", "000.00.00.H02"
+KEYS = {agency: Ed25519PrivateKey.generate() for agency in (A, B, C, D)}
+REGISTRY = Registry(
+    AgencyDirectory(
+        agencies=[
+            AgencyEntry(
+                id=agency,
+                name=f"Cơ quan {agency}",
+                kind=AgencyKind.OTHER,
+                public_key=public_key_to_text(key.public_key()),
+            )
+            for agency, key in KEYS.items()
+        ]
+    )
+)
+UTC7 = dt.timedelta(hours=7)
+SENT_AT = dt.datetime(2022, 6, 30, 20, 0, tzinfo=dt.UTC)  # 2022-07-01 03:00 at UTC+7
+
+
+def document_input(sender: str = A, to: tuple[str, ...] = (C, D), **fields: Any) -> DocumentInput:
+    fields.setdefault("sent_at", SENT_AT)
+    envelope = make_envelope(organ(sender), [organ(agency) for agency in to], **fields)
+    verdict = inspect(
+        "document",
+        sign(envelope, KEYS[sender]).model_dump_json().encode(),
+        REGISTRY,
+        limits.MAX_MESSAGE_BYTES,
+    )
+    assert isinstance(verdict, DocumentInput), verdict
+    return verdict
+
+
+def receipt_input(
+    about: Envelope | DocumentReference,
+    responder: str = C,
+    code: StatusCode = StatusCode.ARRIVED,
+    at: dt.datetime = dt.datetime(2022, 7, 1, 18, 0, tzinfo=dt.UTC),
+) -> ReceiptInput:
+    reference = about.reference() if isinstance(about, Envelope) else about
+    receipt = StatusReceipt(document=reference, responder=organ(responder), code=code, timestamp=at)
+    verdict = inspect(
+        "status",
+        sign(receipt, KEYS[responder]).model_dump_json().encode(),
+        REGISTRY,
+        limits.MAX_MESSAGE_BYTES,
+    )
+    assert isinstance(verdict, ReceiptInput), verdict
+    return verdict
+
+
+def inspected_refusal(data: bytes) -> Refusal:
+    verdict = inspect("document", data, REGISTRY, limits.MAX_MESSAGE_BYTES)
+    assert isinstance(verdict, Refusal)
+    return verdict
+
+
+def step_of(verdict: ReceiptInput) -> tuple[str, str, str]:
+    receipt = verdict.receipt
+    assert receipt.responder is not None
+    return (str(receipt.document.id), receipt.responder.id, receipt.code.value)
+
+
+def dispositions(admitted: list[Admitted]) -> list[Disposition]:
+    return [item.disposition for item in admitted]
+
+
+def url_of(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+async def ledger(tmp_path: Path) -> AsyncIterator[SqliteLedger]:
+    opened = await SqliteLedger.open(url_of(tmp_path / "ledger.db"), UTC7)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def assert_balanced(ledger: SqliteLedger) -> Totals:
+    totals = await ledger.totals()
+    assert totals.imbalances() == []
+    return totals
+
+
+# Documents
+
+
+async def test_document_new_then_pending_then_done(ledger: SqliteLedger) -> None:
+    verdict = document_input()
+    (first,) = await ledger.admit([verdict])
+    assert first.disposition is Disposition.NEW
+    assert first.verdict is verdict
+    assert first.relay_to is None
+    (again,) = await ledger.admit([verdict])
+    assert again.disposition is Disposition.PENDING
+
+    await ledger.complete(Completion(documents=[verdict.envelope.id]))
+    (after,) = await ledger.admit([verdict])
+    assert after.disposition is Disposition.DONE
+
+
+async def test_resend_with_a_new_trace_is_the_same_document(ledger: SqliteLedger) -> None:
+    verdict = document_input()
+    (first,) = await ledger.admit([verdict])
+    resent = DocumentInput("other-bytes", verdict.envelope, verdict.content_hash)
+    (second,) = await ledger.admit([resent])
+    assert first.disposition is Disposition.NEW
+    assert second.disposition is Disposition.PENDING
+    totals = await assert_balanced(ledger)
+    assert totals.accepted == 1
+    assert totals.rejected == 0
+
+
+async def test_same_id_with_other_content_is_an_id_conflict(ledger: SqliteLedger) -> None:
+    original = document_input()
+    await ledger.admit([original])
+    reused = document_input(id=original.envelope.id, subject="Nội dung khác")
+    assert reused.content_hash != original.content_hash
+    (admitted,) = await ledger.admit([reused])
+    assert admitted.disposition is Disposition.NEW
+    refusal = admitted.verdict
+    assert isinstance(refusal, Refusal)
+    assert refusal.reason is RejectionReason.ID_CONFLICT
+    assert refusal.input_key == reused.input_key
+    assert refusal.kind == "document"
+    assert refusal.notify == reused.envelope.reference()
+    totals = await assert_balanced(ledger)
+    assert totals.accepted == 1
+    assert totals.rejected == 1
+    assert totals.rejected_by_reason == {"id_conflict": 1}
+
+
+async def test_id_conflict_within_one_batch(ledger: SqliteLedger) -> None:
+    original = document_input()
+    reused = document_input(id=original.envelope.id, subject="Nội dung khác")
+    admitted = await ledger.admit([original, reused])
+    assert admitted[0].disposition is Disposition.NEW
+    assert isinstance(admitted[1].verdict, Refusal)
+    assert admitted[1].verdict.reason is RejectionReason.ID_CONFLICT
+
+
+async def test_duplicate_within_one_batch_is_done(ledger: SqliteLedger) -> None:
+    verdict = document_input()
+    admitted = await ledger.admit([verdict, verdict, verdict])
+    assert dispositions(admitted) == [Disposition.NEW, Disposition.DONE, Disposition.DONE]
+    totals = await assert_balanced(ledger)
+    assert totals.accepted == 1
+    assert totals.deliveries == 2
+
+
+# Receipts
+
+
+async def test_receipt_about_an_unknown_document(ledger: SqliteLedger) -> None:
+    never_sent = document_input().envelope
+    verdict = receipt_input(never_sent)
+    (admitted,) = await ledger.admit([verdict])
+    refusal = admitted.verdict
+    assert isinstance(refusal, Refusal)
+    assert refusal.reason is RejectionReason.UNKNOWN_DOCUMENT
+    assert refusal.kind == "status"
+    assert refusal.input_key == verdict.input_key
+    assert refusal.notify is None
+    assert admitted.relay_to is None
+
+
+async def test_receipt_naming_the_wrong_sender_is_about_an_unknown_document(
+    ledger: SqliteLedger,
+) -> None:
+    verdict = document_input()
+    await ledger.admit([verdict])
+    wrong = verdict.envelope.reference().model_copy(update={"sender": B})
+    (admitted,) = await ledger.admit([receipt_input(wrong)])
+    assert isinstance(admitted.verdict, Refusal)
+    assert admitted.verdict.reason is RejectionReason.UNKNOWN_DOCUMENT
+    assert B in admitted.verdict.detail
+
+
+async def test_receipt_from_a_non_recipient(ledger: SqliteLedger) -> None:
+    verdict = document_input(to=(C,))
+    await ledger.admit([verdict])
+    (admitted,) = await ledger.admit([receipt_input(verdict.envelope, responder=D)])
+    assert isinstance(admitted.verdict, Refusal)
+    assert admitted.verdict.reason is RejectionReason.NOT_A_RECIPIENT
+    assert D in admitted.verdict.detail
+    totals = await assert_balanced(ledger)
+    assert totals.receipts == 0
+    assert totals.rejected_by_reason == {"not_a_recipient": 1}
+
+
+async def test_receipt_relays_to_the_sender_new_pending_done(ledger: SqliteLedger) -> None:
+    document = document_input(sender=B)
+    await ledger.admit([document])
+    verdict = receipt_input(document.envelope, responder=D, code=StatusCode.ACCEPTED)
+    (first,) = await ledger.admit([verdict])
+    assert first.disposition is Disposition.NEW
+    assert first.verdict is verdict
+    assert first.relay_to == B
+    (again,) = await ledger.admit([verdict])
+    assert again.disposition is Disposition.PENDING
+    assert again.relay_to == B
+
+    await ledger.complete(Completion(steps=[step_of(verdict)]))
+    (after,) = await ledger.admit([verdict])
+    assert after.disposition is Disposition.DONE
+    assert after.relay_to == B
+    totals = await assert_balanced(ledger)
+    assert totals.receipts == 1
+    assert totals.relayed == 1
+    assert totals.receipts_by_responder == {D: 1}
+
+
+async def test_each_step_is_recorded_once(ledger: SqliteLedger) -> None:
+    document = document_input()
+    await ledger.admit([document])
+    arrived = receipt_input(document.envelope, responder=C, code=StatusCode.ARRIVED)
+    arrived_again = receipt_input(document.envelope, responder=C, code=StatusCode.ARRIVED)
+    accepted = receipt_input(document.envelope, responder=C, code=StatusCode.ACCEPTED)
+    other = receipt_input(document.envelope, responder=D, code=StatusCode.ARRIVED)
+    admitted = await ledger.admit([arrived, arrived_again, accepted, other])
+    assert dispositions(admitted) == [
+        Disposition.NEW,
+        Disposition.DONE,
+        Disposition.NEW,
+        Disposition.NEW,
+    ]
+    totals = await assert_balanced(ledger)
+    assert totals.receipts == 3
+    assert totals.receipts_by_responder == {C: 2, D: 1}
+
+
+async def test_document_and_its_receipt_in_one_batch(ledger: SqliteLedger) -> None:
+    document = document_input()
+    receipt = receipt_input(document.envelope, responder=C)
+    admitted = await ledger.admit([document, receipt])
+    assert dispositions(admitted) == [Disposition.NEW, Disposition.NEW]
+    assert admitted[1].relay_to == A
+
+
+# Refusals
+
+
+async def test_refusal_is_recorded_once_per_input_key(ledger: SqliteLedger) -> None:
+    refusal = inspected_refusal(b"not json")
+    (first,) = await ledger.admit([refusal])
+    assert first.disposition is Disposition.NEW
+    assert first.verdict is refusal
+    (again,) = await ledger.admit([refusal])
+    assert again.disposition is Disposition.PENDING
+
+    await ledger.complete(Completion(refusals=[refusal.input_key]))
+    (after,) = await ledger.admit([refusal])
+    assert after.disposition is Disposition.DONE
+    totals = await assert_balanced(ledger)
+    assert totals.rejected == 1
+    assert totals.dead_lettered == 1
+    assert totals.rejected_by_reason == {"malformed": 1}
+
+
+async def test_same_refusal_twice_in_one_batch(ledger: SqliteLedger) -> None:
+    refusal = inspected_refusal(b"{}")
+    admitted = await ledger.admit([refusal, refusal])
+    assert dispositions(admitted) == [Disposition.NEW, Disposition.DONE]
+    assert (await ledger.totals()).rejected == 1
+
+
+async def test_different_bytes_are_different_refusals(ledger: SqliteLedger) -> None:
+    await ledger.admit([inspected_refusal(b"not json"), inspected_refusal(b"not json!")])
+    totals = await assert_balanced(ledger)
+    assert totals.rejected == 2
+
+
+# Totals
+
+
+async def test_empty_ledger_totals(ledger: SqliteLedger) -> None:
+    totals = await assert_balanced(ledger)
+    assert totals == Totals(0, 0, 0, 0, 0, 0, 0, 0)
+    assert totals.received == 0
+    assert totals.in_flight == 0
+
+
+async def test_totals_and_in_flight(ledger: SqliteLedger) -> None:
+    first = document_input(sender=A, to=(C, D))
+    second = document_input(sender=A, to=(C,))
+    third = document_input(sender=B, to=(A, C, D))
+    await ledger.admit([first, second, third, inspected_refusal(b"[]")])
+    totals = await assert_balanced(ledger)
+    assert totals.accepted == 3
+    assert totals.routed == 0
+    assert totals.in_flight == 3
+    assert totals.recipients_sum == totals.deliveries == 6
+    assert totals.rejected == 1
+    assert totals.received == 4
+    assert totals.documents_by_sender == {A: 2, B: 1}
+    assert totals.deliveries_by_recipient == {A: 1, C: 3, D: 2}
+    assert totals.rejected_by_reason == {"schema_invalid": 1}
+
+    await ledger.complete(Completion(documents=[first.envelope.id, third.envelope.id]))
+    totals = await assert_balanced(ledger)
+    assert totals.routed == 2
+    assert totals.in_flight == 1
+    assert totals.accepted == totals.routed + totals.in_flight
+
+
+async def test_complete_nothing_changes_nothing(ledger: SqliteLedger) -> None:
+    await ledger.admit([document_input()])
+    await ledger.complete(Completion())
+    assert (await ledger.totals()).routed == 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "broken"),
+    [
+        ({"routed": 4}, "routed exceeds accepted"),
+        ({"recipients_sum": 5}, "deliveries differ from the sum of recipients"),
+        ({"documents_by_sender": {A: 2}}, "per-sender documents differ from the total"),
+        ({"deliveries_by_recipient": {C: 1}}, "per-recipient deliveries differ from the total"),
+        ({"receipts_by_responder": {}}, "per-responder receipts differ from the total"),
+        ({"rejected_by_reason": {"malformed": 2}}, "per-reason refusals differ from the total"),
+        ({"relayed": 2}, "relayed exceeds receipts"),
+        ({"dead_lettered": 2}, "dead-lettered exceeds refusals"),
+    ],
+)
+def test_imbalances_name_what_is_broken(changes: dict[str, Any], broken: str) -> None:
+    balanced: dict[str, Any] = {
+        "accepted": 3,
+        "routed": 2,
+        "recipients_sum": 4,
+        "deliveries": 4,
+        "receipts": 1,
+        "relayed": 1,
+        "rejected": 1,
+        "dead_lettered": 1,
+        "documents_by_sender": {A: 3},
+        "deliveries_by_recipient": {C: 4},
+        "receipts_by_responder": {C: 1},
+        "rejected_by_reason": {"malformed": 1},
+    }
+    assert Totals(**balanced).imbalances() == []
+    assert Totals(**{**balanced, **changes}).imbalances() == [broken]
+
+
+# Day counts
+
+
+async def test_day_counts_use_the_statistics_offset(ledger: SqliteLedger) -> None:
+    late = document_input(sent_at=dt.datetime(2022, 6, 30, 20, 0, tzinfo=dt.UTC))
+    early = document_input(sent_at=dt.datetime(2022, 6, 30, 16, 59, tzinfo=dt.UTC), to=(C,))
+    local = document_input(
+        sent_at=dt.datetime(2022, 6, 30, 23, 30, tzinfo=dt.timezone(UTC7)), to=(D,)
+    )
+    await ledger.admit([late, early, local])
+    receipt = receipt_input(late.envelope, at=dt.datetime(2022, 7, 1, 17, 30, tzinfo=dt.UTC))
+    await ledger.admit([receipt])
+    counts = await ledger.day_counts()
+    assert counts == DayCounts(
+        documents={"2022-06-30": 2, "2022-07-01": 1},
+        deliveries={"2022-06-30": 2, "2022-07-01": 2},
+        receipts={"2022-07-02": 1},
+    )
+
+
+async def test_day_counts_filter_by_agency(ledger: SqliteLedger) -> None:
+    from_a = document_input(sender=A, to=(C, D))
+    from_b = document_input(sender=B, to=(A, C), sent_at=dt.datetime(2022, 1, 2, tzinfo=dt.UTC))
+    await ledger.admit([from_a, from_b])
+    await ledger.admit(
+        [
+            receipt_input(from_a.envelope, responder=C),
+            receipt_input(from_b.envelope, responder=C, code=StatusCode.COMPLETED),
+            receipt_input(from_b.envelope, responder=A),
+        ]
+    )
+    assert await ledger.day_counts(A) == DayCounts(
+        documents={"2022-07-01": 1},
+        deliveries={"2022-01-02": 1},
+        receipts={"2022-07-02": 1},
+    )
+    assert await ledger.day_counts(C) == DayCounts(
+        documents={},
+        deliveries={"2022-07-01": 1, "2022-01-02": 1},
+        receipts={"2022-07-02": 2},
+    )
+    assert await ledger.day_counts("000.00.00.G77") == DayCounts()
+
+
+async def test_day_counts_with_utc_offset_zero(tmp_path: Path) -> None:
+    ledger = await SqliteLedger.open(url_of(tmp_path / "utc.db"), dt.timedelta(0))
+    try:
+        await ledger.admit([document_input()])
+        assert (await ledger.day_counts()).documents == {"2022-06-30": 1}
+    finally:
+        await ledger.close()
+
+
+# Durability and URLs
+
+
+async def test_data_survives_close_and_reopen(tmp_path: Path) -> None:
+    url = url_of(tmp_path / "sub" / "dir" / "ledger.db")
+    routed, pending = document_input(), document_input(sender=B)
+    refusal = inspected_refusal(b"oops")
+    first = await SqliteLedger.open(url, UTC7)
+    try:
+        await first.admit([routed, pending, refusal])
+        await first.admit([receipt_input(routed.envelope)])
+        await first.complete(Completion(documents=[routed.envelope.id]))
+        before = await first.totals()
+        counts_before = await first.day_counts()
+    finally:
+        await first.close()
+
+    second = await SqliteLedger.open(url, UTC7)
+    try:
+        assert await second.totals() == before
+        assert await second.day_counts() == counts_before
+        assert before.accepted == 2
+        assert before.routed == 1
+        assert before.receipts == 1
+        admitted = await second.admit([routed, pending, refusal])
+        assert dispositions(admitted) == [
+            Disposition.DONE,
+            Disposition.PENDING,
+            Disposition.PENDING,
+        ]
+        assert await second.totals() == before
+    finally:
+        await second.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///dochub.db", "dochub.db"),
+        ("sqlite:///./data/dochub.db", "./data/dochub.db"),
+        ("sqlite:////var/lib/dochub/ledger.db", "/var/lib/dochub/ledger.db"),
+        ("sqlite:///:memory:", ":memory:"),
+    ],
+)
+def test_sqlite_path(url: str, path: str) -> None:
+    assert sqlite_path(url) == path
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:///",
+        "sqlite://dochub.db",
+        "sqlite:dochub.db",
+        "postgresql://localhost/dochub",
+        "file:///tmp/dochub.db",
+        "dochub.db",
+        "",
+    ],
+)
+def test_sqlite_path_refuses_other_urls(url: str) -> None:
+    with pytest.raises(LedgerError, match=r"not a SQLite ledger URL.*\(expected sqlite:///PATH\)"):
+        sqlite_path(url)
+
+
+async def test_open_refuses_other_urls() -> None:
+    with pytest.raises(LedgerError, match="not a SQLite ledger URL"):
+        await SqliteLedger.open("postgresql://localhost/dochub", UTC7)
+
+
+async def test_open_reports_a_file_it_cannot_open(tmp_path: Path) -> None:
+    folder = tmp_path / "a-folder.db"
+    folder.mkdir()
+    with pytest.raises(LedgerError, match="cannot open the ledger"):
+        await SqliteLedger.open(url_of(folder), UTC7)
+
+
+async def test_relative_url_is_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    ledger = await SqliteLedger.open("sqlite:///relative/ledger.db", UTC7)
+    try:
+        await ledger.admit([document_input()])
+    finally:
+        await ledger.close()
+    assert (tmp_path / "relative" / "ledger.db").is_file()
+
+
+def test_refusal_input_key_is_the_digest_of_the_bytes() -> None:
+    assert inspected_refusal(b"oops").input_key == hashlib.sha256(b"oops").hexdigest()
+
+
+# A pending input repeated within one batch (a redelivery after a crash, plus a resend)
+
+
+async def test_pending_document_repeated_in_one_batch_is_published_once(
+    ledger: SqliteLedger,
+) -> None:
+    verdict = document_input()
+    await ledger.admit([verdict])
+    admitted = await ledger.admit([verdict, verdict])
+    assert dispositions(admitted) == [Disposition.PENDING, Disposition.DONE]
+
+
+async def test_pending_step_repeated_in_one_batch_is_relayed_once(ledger: SqliteLedger) -> None:
+    document = document_input()
+    await ledger.admit([document])
+    receipt = receipt_input(document.envelope)
+    await ledger.admit([receipt])
+    admitted = await ledger.admit([receipt, receipt])
+    assert dispositions(admitted) == [Disposition.PENDING, Disposition.DONE]
+
+
+async def test_pending_refusal_repeated_in_one_batch_is_dead_lettered_once(
+    ledger: SqliteLedger,
+) -> None:
+    refusal = inspected_refusal(b"not json")
+    await ledger.admit([refusal])
+    admitted = await ledger.admit([refusal, refusal])
+    assert dispositions(admitted) == [Disposition.PENDING, Disposition.DONE]
