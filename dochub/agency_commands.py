@@ -70,17 +70,24 @@ def keygen(
         raise typer.BadParameter(f"{agency_id!r} is not in the format DDD.CC.BB.LNN")
     if registry is not None and not name:
         raise typer.BadParameter("--registry needs --name")
-    try:
-        files = write_key_pair(out_dir, agency_id, overwrite=force)
-    except AgencyClientError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+    directory = (
+        _load_directory(registry)
+        if registry is not None and registry.exists()
+        else AgencyDirectory(agencies=[])
+    )
+    if not force and any(
+        path.exists() for path in (out_dir / f"{agency_id}.key", out_dir / f"{agency_id}.pub")
+    ):
+        raise typer.BadParameter(
+            f"a key for {agency_id} exists already in {out_dir}; pass --force to replace it"
+        )
+    files = write_key_pair(out_dir, agency_id, overwrite=True)
     out.print(f"private key: {files.private}")
     out.print(f"public key:  {files.public}")
     if registry is None:
         out.print(f"add to the agency directory: public_key = {files.public_text!r}")
         return
     assert name is not None
-    directory = _load_directory(registry) if registry.exists() else AgencyDirectory(agencies=[])
     entry = AgencyEntry(id=agency_id, name=name, kind=kind, public_key=files.public_text)
     kept = [existing for existing in directory.agencies if existing.id != agency_id]
     try:

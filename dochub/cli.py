@@ -16,6 +16,7 @@ app = typer.Typer(
     help="DocHub: a document-exchange hub for government agencies, on RabbitMQ.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts say "[env DOCHUB_...]", which rich would take for markup
 )
 app.add_typer(hub_app, name="hub")
 app.add_typer(agency_app, name="agency")

@@ -1,0 +1,742 @@
+"""The command line without a broker: version, help, keys and the directory file, settings from
+flags and ``DOCHUB_*`` variables, ``stats`` on a ledger filled here, and the hub's start-up
+checks that come before it connects."""
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import os
+import re
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typer.testing import CliRunner, Result
+
+from agency_client import load_signing_key, write_key_pair
+from dochub import __version__
+from dochub.cli import app
+from hub.inspection import DocumentInput, ReceiptInput, inspect
+from hub.registry import Registry
+from hub.sqlite_ledger import SqliteLedger
+from schemas import (
+    AgencyDirectory,
+    AgencyEntry,
+    AgencyKind,
+    StatusCode,
+    StatusReceipt,
+    limits,
+    public_key_to_text,
+    sign,
+)
+from tests.factories import make_envelope, organ
+
+DOCHUB_SCRIPT = Path(sys.executable).parent / "dochub"
+UNREACHABLE_AMQP_URL = "amqp://guest:guest@127.0.0.1:1/"
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+BOX = re.compile("[\u2500-\u257f]")  # box drawing: panels and tables
+
+G12, H29 = "000.00.00.G12", "000.00.00.H29"
+SEND_ARGS = [
+    "agency", "send", "--to", H29, "--subject", "s", "--number", "1", "--notation", "X",
+    "--signer", "S",
+]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No DOCHUB_* variable of the caller leaks in; wide output so rich does not wrap; and the
+    logging the commands configure is put back afterwards."""
+    for name in list(os.environ):
+        if name.startswith("DOCHUB_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("COLUMNS", "250")
+    structlog_config = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.reset_defaults()
+    structlog.configure(**structlog_config)
+    root.handlers = handlers
+    root.setLevel(level)
+
+
+def invoke(*args: str | Path, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(app, [str(arg) for arg in args], env=env, prog_name="dochub")
+
+
+def flat(text: str) -> str:
+    """Output without colours, boxes or line wrapping: words separated by single spaces."""
+    return " ".join(BOX.sub(" ", ANSI.sub("", text)).split())
+
+
+def squashed(text: str) -> str:
+    """Output without any whitespace, for long paths that rich may have folded."""
+    return "".join(BOX.sub("", ANSI.sub("", text)).split())
+
+
+def assert_clean_failure(result: Result, exit_code: int) -> None:
+    assert result.exit_code == exit_code, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+
+
+def log_events(stderr: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+
+
+# Version and help
+
+
+def test_version_prints_the_installed_version() -> None:
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert result.stdout == f"dochub {__version__}\n"
+    assert __version__ == version("dochub")
+
+
+def test_version_through_the_console_script() -> None:
+    completed = subprocess.run(  # noqa: S603
+        [str(DOCHUB_SCRIPT), "--version"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == f"dochub {version('dochub')}\n"
+
+
+HELP_OPTIONS = [
+    (["--help"], ["Usage: dochub", "--version", "hub", "agency", "simulate", "stats"]),
+    (["hub", "--help"], ["Usage: dochub hub", "run", "Run the hub"]),
+    (
+        ["hub", "run", "--help"],
+        [
+            "Usage: dochub hub run",
+            "--ledger-url",
+            "sqlite:///PATH",
+            "--registry",
+            "--amqp-url",
+            "--namespace",
+            "--workers",
+            "--prefetch",
+            "--batch-max",
+            "--throughput-interval",
+            "--delivery-limit",
+            "--log-format",
+            "--log-level",
+            "SIGTERM",
+        ],
+    ),
+    (["agency", "--help"], ["Usage: dochub agency", "keygen", "send", "listen"]),
+    (
+        ["agency", "keygen", "--help"],
+        ["Usage: dochub agency keygen", "AGENCY_ID", "--out", "--registry", "--name", "--kind"],
+    ),
+    (
+        ["agency", "send", "--help"],
+        [
+            "Usage: dochub agency send",
+            "--to",
+            "--subject",
+            "--number",
+            "--notation",
+            "--signer",
+            "--type",
+            "--attach",
+            "--wait",
+            "--wait-timeout",
+            "--agency-id",
+            "--key",
+            "--registry",
+            "--amqp-url",
+            "--namespace",
+        ],
+    ),
+    (
+        ["agency", "listen", "--help"],
+        [
+            "Usage: dochub agency listen",
+            "--count",
+            "--timeout",
+            "--receipt",
+            "--agency-id",
+            "--key",
+            "--registry",
+            "--amqp-url",
+            "--namespace",
+        ],
+    ),
+    (
+        ["simulate", "--help"],
+        [
+            "Usage: dochub simulate",
+            "--scenario",
+            "--scale",
+            "--seed",
+            "--json",
+            "--report",
+            "--hub",
+            "--namespace",
+            "--ledger-url",
+            "--export-registry",
+        ],
+    ),
+    (
+        ["stats", "--help"],
+        ["Usage: dochub stats", "--by", "day|month|quarter|half|year", "--agency", "--json"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("args", "expected"), HELP_OPTIONS)
+def test_help_of_every_command_lists_its_options(args: list[str], expected: list[str]) -> None:
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    text = flat(result.stdout)
+    missing = [word for word in expected if word.lower() not in text.lower()]
+    assert missing == [], text
+
+
+HELP_ENVIRONMENT = [
+    (
+        ["hub", "run", "--help"],
+        [
+            "DOCHUB_AMQP_URL",
+            "DOCHUB_NAMESPACE",
+            "DOCHUB_LEDGER_URL",
+            "DOCHUB_REGISTRY",
+            "DOCHUB_WORKERS",
+            "DOCHUB_PREFETCH",
+            "DOCHUB_BATCH_MAX",
+            "DOCHUB_THROUGHPUT_INTERVAL_S",
+            "DOCHUB_DELIVERY_LIMIT",
+            "DOCHUB_LOG_FORMAT",
+            "DOCHUB_LOG_LEVEL",
+        ],
+    ),
+    (
+        ["agency", "send", "--help"],
+        [
+            "DOCHUB_AGENCY_ID",
+            "DOCHUB_AGENCY_KEY",
+            "DOCHUB_REGISTRY",
+            "DOCHUB_AMQP_URL",
+            "DOCHUB_NAMESPACE",
+        ],
+    ),
+    (
+        ["agency", "listen", "--help"],
+        [
+            "DOCHUB_AGENCY_ID",
+            "DOCHUB_AGENCY_KEY",
+            "DOCHUB_REGISTRY",
+            "DOCHUB_AMQP_URL",
+            "DOCHUB_NAMESPACE",
+        ],
+    ),
+    (["simulate", "--help"], ["DOCHUB_AMQP_URL"]),
+    (["stats", "--help"], ["DOCHUB_LEDGER_URL"]),
+]
+
+
+@pytest.mark.parametrize(("args", "variables"), HELP_ENVIRONMENT)
+def test_help_names_the_environment_variables(args: list[str], variables: list[str]) -> None:
+    """The README: every flag can come from a DOCHUB_* variable, `dochub COMMAND --help` lists
+    them. Each option's help text ends in "[env DOCHUB_...]" for that."""
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    text = flat(result.stdout)
+    missing = [variable for variable in variables if variable not in text]
+    assert missing == [], text
+
+
+@pytest.mark.parametrize(
+    ("args", "note"),
+    [
+        (["agency", "listen", "--help"], "default: 01 03"),
+        (["simulate", "--help"], "default: the scenario's"),
+        (["simulate", "--help"], "embedded: a fresh one per run"),
+    ],
+)
+def test_help_keeps_bracketed_notes(args: list[str], note: str) -> None:
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert note in flat(result.stdout)
+
+
+# Keys and the directory file
+
+
+def public_text(path: Path) -> str:
+    return path.read_text(encoding="ascii").strip()
+
+
+def test_keygen_writes_a_private_key_only_its_owner_reads(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    result = invoke("agency", "keygen", G12, "--out", keys)
+    assert result.exit_code == 0, result.output
+    private, public = keys / f"{G12}.key", keys / f"{G12}.pub"
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    assert public.is_file()
+    key = load_signing_key(private)
+    assert public_key_to_text(key.public_key()) == public_text(public)
+    text = flat(result.stdout)
+    assert f"public_key = '{public_text(public)}'" in text
+    assert squashed(str(private)) in squashed(result.stdout)
+    assert not (tmp_path / "agencies.toml").exists()
+
+
+def test_keygen_defaults_to_a_keys_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke("agency", "keygen", H29)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "keys" / f"{H29}.key").is_file()
+    assert (tmp_path / "keys" / f"{H29}.pub").is_file()
+
+
+def test_keygen_creates_then_extends_the_directory_file(tmp_path: Path) -> None:
+    keys, registry = tmp_path / "keys", tmp_path / "agencies.toml"
+    first = invoke(
+        "agency", "keygen", G12, "--out", keys, "--registry", registry,
+        "--name", "Bộ Nội vụ", "--kind", "ministry",
+    )  # fmt: skip
+    assert first.exit_code == 0, first.output
+    assert f"registered {G12}" in flat(first.stdout)
+    only = AgencyDirectory.from_toml(registry.read_text(encoding="utf-8"))
+    assert [entry.id for entry in only.agencies] == [G12]
+
+    second = invoke(
+        "agency", "keygen", H29, "--out", keys, "--registry", registry,
+        "--name", "UBND thành phố Hà Nội", "--kind", "province",
+    )  # fmt: skip
+    assert second.exit_code == 0, second.output
+    directory = AgencyDirectory.from_toml(registry.read_text(encoding="utf-8"))
+    assert [(entry.id, entry.name, entry.kind) for entry in directory.agencies] == [
+        (G12, "Bộ Nội vụ", AgencyKind.MINISTRY),
+        (H29, "UBND thành phố Hà Nội", AgencyKind.PROVINCE),
+    ]
+    for entry in directory.agencies:
+        assert entry.public_key == public_text(keys / f"{entry.id}.pub")
+        key = load_signing_key(keys / f"{entry.id}.key")
+        assert entry.public_key == public_key_to_text(key.public_key())
+
+
+def test_keygen_force_replaces_the_key_and_its_directory_entry(tmp_path: Path) -> None:
+    keys, registry = tmp_path / "keys", tmp_path / "agencies.toml"
+    for agency, name in ((G12, "Bộ Nội vụ"), (H29, "UBND Hà Nội")):
+        result = invoke(
+            "agency", "keygen", agency, "--out", keys, "--registry", registry, "--name", name
+        )
+        assert result.exit_code == 0, result.output
+    old_key = public_text(keys / f"{G12}.pub")
+
+    again = invoke(
+        "agency", "keygen", G12, "--out", keys, "--registry", registry,
+        "--name", "Bộ Nội vụ (mới)", "--force",
+    )  # fmt: skip
+    assert again.exit_code == 0, again.output
+    new_key = public_text(keys / f"{G12}.pub")
+    assert new_key != old_key
+    directory = AgencyDirectory.from_toml(registry.read_text(encoding="utf-8"))
+    by_id = directory.by_id
+    assert sorted(by_id) == [G12, H29]
+    assert by_id[G12].public_key == new_key
+    assert by_id[G12].name == "Bộ Nội vụ (mới)"
+    assert by_id[H29].public_key == public_text(keys / f"{H29}.pub")
+
+
+def _existing_key(keys: Path, registry: Path) -> None:
+    write_key_pair(keys, G12)
+
+
+def _invalid_registry(keys: Path, registry: Path) -> None:
+    registry.write_text("this is [not toml", encoding="utf-8")
+
+
+def _nothing(keys: Path, registry: Path) -> None:
+    pass
+
+
+def key_files(keys: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in keys.glob("*")} if keys.exists() else {}
+
+
+@pytest.mark.parametrize(
+    ("prepare", "args", "messages"),
+    [
+        (_nothing, ["bad-id"], ["'bad-id' is not in the format DDD.CC.BB.LNN"]),
+        (_nothing, ["000.00.00.g12"], ["is not in the format DDD.CC.BB.LNN"]),
+        (_nothing, [G12, "--registry", "{registry}"], ["--registry needs --name"]),
+        # The CLI's way to replace a key is --force; the message should say so.
+        (_existing_key, [G12], ["exists already", "--force"]),
+        (_nothing, [G12, "--kind", "planet"], ["'planet' is not one of"]),
+        (
+            _invalid_registry,
+            [G12, "--registry", "{registry}", "--name", "Bộ Nội vụ"],
+            ["the agency registry", "is invalid"],
+        ),
+    ],
+    ids=["bad-id", "lowercase-id", "registry-without-name", "existing-key", "bad-kind",
+         "invalid-registry"],
+)  # fmt: skip
+def test_keygen_refuses_with_a_clear_message_and_writes_nothing(
+    tmp_path: Path, prepare: Any, args: list[str], messages: list[str]
+) -> None:
+    keys, registry = tmp_path / "keys", tmp_path / "agencies.toml"
+    prepare(keys, registry)
+    keys_before = key_files(keys)
+    registry_before = registry.read_bytes() if registry.exists() else None
+    result = invoke(
+        "agency", "keygen", *[arg.format(registry=registry) for arg in args], "--out", keys
+    )
+    assert_clean_failure(result, 2)
+    text = flat(result.output)
+    missing = [message for message in messages if message not in text]
+    assert missing == [], text
+    # A refused keygen leaves no key behind: a retry must not fail on "exists already".
+    assert key_files(keys) == keys_before
+    assert (registry.read_bytes() if registry.exists() else None) == registry_before
+
+
+# Settings from flags and DOCHUB_* variables
+
+
+def test_ledger_url_comes_from_the_environment(tmp_path: Path) -> None:
+    env_url = f"sqlite:///{tmp_path / 'from-env.db'}"
+    result = invoke("stats", env={"DOCHUB_LEDGER_URL": env_url})
+    assert_clean_failure(result, 2)
+    assert squashed(f"no ledger at {env_url}") in squashed(result.stderr)
+
+
+def test_a_flag_wins_over_the_environment(tmp_path: Path) -> None:
+    env_url = f"sqlite:///{tmp_path / 'from-env.db'}"
+    flag_url = f"sqlite:///{tmp_path / 'from-flag.db'}"
+    result = invoke("stats", "--ledger-url", flag_url, env={"DOCHUB_LEDGER_URL": env_url})
+    assert_clean_failure(result, 2)
+    assert squashed(f"no ledger at {flag_url}") in squashed(result.stderr)
+    assert "from-env.db" not in result.output
+
+
+def test_default_ledger_url_without_flag_or_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke("stats")
+    assert_clean_failure(result, 2)
+    assert "no ledger at sqlite:///./dochub.db" in flat(result.stderr)
+
+
+@pytest.mark.parametrize("use_flag", [False, True])
+def test_hub_registry_from_the_environment_or_the_flag(tmp_path: Path, use_flag: bool) -> None:
+    env = {"DOCHUB_REGISTRY": str(tmp_path / "env-registry.toml")}
+    flags = ["--registry", str(tmp_path / "flag-registry.toml")] if use_flag else []
+    result = invoke("hub", "run", "--amqp-url", UNREACHABLE_AMQP_URL, *flags, env=env)
+    assert_clean_failure(result, 1)
+    (failed,) = [event for event in log_events(result.stderr) if event["event"] == "hub_failed"]
+    used, ignored = ("flag", "env") if use_flag else ("env", "flag")
+    assert str(tmp_path / f"{used}-registry.toml") in failed["error"]
+    assert f"{ignored}-registry" not in result.stderr
+
+
+@pytest.mark.parametrize("use_flag", [False, True])
+def test_agency_settings_from_the_environment_or_the_flag(tmp_path: Path, use_flag: bool) -> None:
+    files = write_key_pair(tmp_path / "keys", G12)
+    env = {
+        "DOCHUB_AGENCY_ID": G12,
+        "DOCHUB_AGENCY_KEY": str(files.private),
+        "DOCHUB_REGISTRY": str(tmp_path / "env-directory.toml"),
+        "DOCHUB_AMQP_URL": UNREACHABLE_AMQP_URL,
+    }
+    flags = ["--registry", str(tmp_path / "flag-directory.toml")] if use_flag else []
+    result = invoke("agency", "listen", *flags, env=env)
+    assert_clean_failure(result, 2)
+    used, ignored = ("flag", "env") if use_flag else ("env", "flag")
+    assert squashed(f"cannot read the agency registry {tmp_path}/{used}-directory.toml") in (
+        squashed(result.output)
+    )
+    assert f"{ignored}-directory" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "setting"),
+    [
+        (["hub", "run"], {"DOCHUB_NAMESPACE": "bad name!"}, "namespace"),
+        (["hub", "run"], {"DOCHUB_WORKERS": "0"}, "workers"),
+        (["hub", "run"], {"DOCHUB_WORKERS": "many"}, "workers"),
+        (["hub", "run"], {"DOCHUB_LOG_LEVEL": "verbose"}, "log_level"),
+        (["hub", "run"], {"DOCHUB_LOG_FORMAT": "xml"}, "log_format"),
+        (["hub", "run", "--throughput-interval", "0"], {}, "throughput_interval_s"),
+        (["hub", "run", "--namespace", "a.b"], {}, "namespace"),
+        (["stats"], {"DOCHUB_STATS_UTC_OFFSET_HOURS": "99"}, "stats_utc_offset_hours"),
+        (["agency", "listen"], {"DOCHUB_AGENCY_KEY": "k.key"}, "agency_id"),
+        (["agency", "listen"], {"DOCHUB_AGENCY_ID": G12}, "agency_key"),
+        (
+            ["agency", "listen"],
+            {"DOCHUB_AGENCY_ID": "G12", "DOCHUB_AGENCY_KEY": "k.key"},
+            "agency_id",
+        ),
+        (
+            SEND_ARGS,
+            {"DOCHUB_AGENCY_ID": G12, "DOCHUB_AGENCY_KEY": "k.key", "DOCHUB_NAMESPACE": "a b"},
+            "namespace",
+        ),
+    ],
+)
+def test_an_invalid_setting_names_the_setting(
+    tmp_path: Path, args: list[str], env: dict[str, str], setting: str
+) -> None:
+    result = invoke(*args, env={"DOCHUB_REGISTRY": str(tmp_path / "none.toml"), **env})
+    assert_clean_failure(result, 2)
+    text = flat(result.output)
+    assert "invalid setting" in text
+    assert f"{setting}:" in text
+    assert "DOCHUB_*" in text
+
+
+# The hub checks its registry before it connects
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read the agency registry {path}: No such file or directory"),
+        ("agencies = [", "the agency registry {path} is invalid"),
+        ('schema_version = "1.0"\n', "the agency registry {path} lists no agencies"),
+        (b"\xff\xfe not utf-8", "the agency registry {path} is not UTF-8 text"),
+    ],
+)
+def test_hub_run_with_an_unusable_registry_exits_1_naming_the_file(
+    tmp_path: Path, content: str | bytes | None, message: str
+) -> None:
+    path = tmp_path / "agencies.toml"
+    if isinstance(content, str):
+        path.write_text(content, encoding="utf-8")
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    result = invoke(
+        "hub", "run", "--registry", path, "--amqp-url", UNREACHABLE_AMQP_URL,
+        "--ledger-url", f"sqlite:///{tmp_path / 'ledger.db'}",
+    )  # fmt: skip
+    assert_clean_failure(result, 1)
+    events = log_events(result.stderr)
+    assert [event["event"] for event in events] == ["hub_failed"]
+    assert events[0]["level"] == "error"
+    assert message.format(path=path) in events[0]["error"]
+    assert not (tmp_path / "ledger.db").exists(), "the ledger is opened only after the registry"
+
+
+# stats on a ledger filled here
+
+A, B, C, D = "000.00.00.G01", "000.00.00.G02", "000.00.00.H01", "000.00.00.H02"
+KEYS = {agency: Ed25519PrivateKey.generate() for agency in (A, B, C, D)}
+REGISTRY = Registry(
+    AgencyDirectory(
+        agencies=[
+            AgencyEntry(
+                id=agency,
+                name=f"Cơ quan {agency}",
+                kind=AgencyKind.OTHER,
+                public_key=public_key_to_text(key.public_key()),
+            )
+            for agency, key in KEYS.items()
+        ]
+    )
+)
+UTC7 = dt.timedelta(hours=7)
+
+
+def utc(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=dt.UTC)
+
+
+def document(sender: str, to: tuple[str, ...], sent_at: dt.datetime) -> DocumentInput:
+    envelope = make_envelope(organ(sender), [organ(agency) for agency in to], sent_at=sent_at)
+    verdict = inspect(
+        "document",
+        sign(envelope, KEYS[sender]).model_dump_json().encode(),
+        REGISTRY,
+        limits.MAX_MESSAGE_BYTES,
+    )
+    assert isinstance(verdict, DocumentInput), verdict
+    return verdict
+
+
+def receipt(about: DocumentInput, responder: str, at: dt.datetime) -> ReceiptInput:
+    signed = sign(
+        StatusReceipt(
+            document=about.envelope.reference(),
+            responder=organ(responder),
+            code=StatusCode.ARRIVED,
+            timestamp=at,
+        ),
+        KEYS[responder],
+    )
+    verdict = inspect(
+        "status", signed.model_dump_json().encode(), REGISTRY, limits.MAX_MESSAGE_BYTES
+    )
+    assert isinstance(verdict, ReceiptInput), verdict
+    return verdict
+
+
+async def fill_ledger(url: str) -> None:
+    """Five documents over two years (days at UTC+7) and one receipt."""
+    march_10 = document(A, (C,), utc(2022, 3, 10, 3))
+    documents = [
+        document(A, (C, D), utc(2021, 3, 10, 3)),
+        march_10,
+        document(A, (C,), utc(2022, 3, 20, 3)),
+        document(B, (A, C), utc(2022, 8, 15, 3)),
+        document(A, (D,), utc(2022, 11, 30, 20)),  # 2022-12-01 at UTC+7
+    ]
+    ledger = await SqliteLedger.open(url, UTC7)
+    try:
+        await ledger.admit(documents)
+        await ledger.admit([receipt(march_10, C, utc(2022, 3, 11, 3))])
+    finally:
+        await ledger.close()
+
+
+@pytest.fixture(scope="module")
+def ledger_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('stats') / 'ledger.db'}"
+    asyncio.run(fill_ledger(url))
+    return url
+
+
+def row(
+    period: str, documents: int, deliveries: int, receipts: int, earlier: int | None = None
+) -> dict[str, object]:
+    return {
+        "period": period,
+        "documents": documents,
+        "deliveries": deliveries,
+        "receipts": receipts,
+        "documents_year_earlier": earlier,
+    }
+
+
+@pytest.mark.parametrize(
+    ("by", "periods"),
+    [
+        (
+            "day",
+            [
+                row("2021-03-10", 1, 2, 0),
+                row("2022-03-10", 1, 1, 0, earlier=1),
+                row("2022-03-11", 0, 0, 1),
+                row("2022-03-20", 1, 1, 0),
+                row("2022-08-15", 1, 2, 0),
+                row("2022-12-01", 1, 1, 0),
+            ],
+        ),
+        (
+            "month",
+            [
+                row("2021-03", 1, 2, 0),
+                row("2022-03", 2, 2, 1, earlier=1),
+                row("2022-08", 1, 2, 0),
+                row("2022-12", 1, 1, 0),
+            ],
+        ),
+        (
+            "quarter",
+            [
+                row("2021-Q1", 1, 2, 0),
+                row("2022-Q1", 2, 2, 1, earlier=1),
+                row("2022-Q3", 1, 2, 0),
+                row("2022-Q4", 1, 1, 0),
+            ],
+        ),
+        (
+            "half",
+            [
+                row("2021-H1", 1, 2, 0),
+                row("2022-H1", 2, 2, 1, earlier=1),
+                row("2022-H2", 2, 3, 0),
+            ],
+        ),
+        ("year", [row("2021", 1, 2, 0), row("2022", 4, 5, 1, earlier=1)]),
+    ],
+)
+def test_stats_json_by_period(ledger_url: str, by: str, periods: list[dict[str, object]]) -> None:
+    result = invoke("stats", "--by", by, "--json", "--ledger-url", ledger_url)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"by": by, "agency": None, "periods": periods}
+
+
+@pytest.mark.parametrize(
+    ("agency", "periods"),
+    [
+        # A sent four documents, received B's one, answered nothing.
+        (A, [row("2021", 1, 0, 0), row("2022", 3, 1, 0, earlier=1)]),
+        # C sent nothing, received four deliveries, sent the one receipt.
+        (C, [row("2021", 0, 1, 0), row("2022", 0, 3, 1, earlier=0)]),
+        (D, [row("2021", 0, 1, 0), row("2022", 0, 1, 0, earlier=0)]),
+        ("000.00.00.G77", []),
+    ],
+)
+def test_stats_json_for_one_agency(
+    ledger_url: str, agency: str, periods: list[dict[str, object]]
+) -> None:
+    result = invoke(
+        "stats", "--by", "year", "--agency", agency, "--json", "--ledger-url", ledger_url
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"by": "year", "agency": agency, "periods": periods}
+
+
+def test_stats_ledger_url_from_the_environment(ledger_url: str) -> None:
+    result = invoke("stats", "--by", "year", "--json", env={"DOCHUB_LEDGER_URL": ledger_url})
+    assert result.exit_code == 0, result.output
+    assert [period["documents"] for period in json.loads(result.stdout)["periods"]] == [1, 4]
+
+
+def test_stats_default_is_by_month(ledger_url: str) -> None:
+    result = invoke("stats", "--json", "--ledger-url", ledger_url)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["by"] == "month"
+    assert [period["period"] for period in report["periods"]] == [
+        "2021-03",
+        "2022-03",
+        "2022-08",
+        "2022-12",
+    ]
+
+
+def test_stats_table(ledger_url: str) -> None:
+    result = invoke("stats", "--by", "year", "--ledger-url", ledger_url)
+    assert result.exit_code == 0, result.output
+    lines = [flat(line) for line in result.stdout.splitlines()]
+    assert any(line.startswith("2021 1 2 0") for line in lines), result.stdout
+    assert any(line.startswith("2022 4 5 1 ×4.00") for line in lines), result.stdout
+    assert "period documents deliveries receipts vs year earlier" in flat(result.stdout)
+    assert squashed(ledger_url) in squashed(result.stdout)
+
+
+def test_stats_table_without_documents(ledger_url: str) -> None:
+    result = invoke("stats", "--agency", "000.00.00.G77", "--ledger-url", ledger_url)
+    assert result.exit_code == 0, result.output
+    assert "for agency 000.00.00.G77" in flat(result.stdout)
+    assert squashed(f"no documents in {ledger_url}") in squashed(result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("args", "exit_code", "message"),
+    [
+        (["--ledger-url", "sqlite:///{tmp}/missing.db"], 2, "no ledger at sqlite:///{tmp}"),
+        (["--ledger-url", "postgresql://db/dochub"], 2, "PostgreSQL ledger is not built yet"),
+        (["--ledger-url", "mysql://db/dochub"], 2, "unknown ledger URL 'mysql://db/dochub'"),
+        (["--by", "week"], 2, "'week' is not one of"),
+    ],
+)
+def test_stats_refusals(tmp_path: Path, args: list[str], exit_code: int, message: str) -> None:
+    result = invoke("stats", *[arg.format(tmp=tmp_path) for arg in args])
+    assert_clean_failure(result, exit_code)
+    assert squashed(message.format(tmp=tmp_path)) in squashed(result.output)
