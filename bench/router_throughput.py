@@ -176,7 +176,11 @@ async def plain_round(amqp_url: str, bodies: list[tuple[str, bytes]]) -> float:
 
 
 async def hub_round(
-    amqp_url: str, bodies: list[tuple[str, bytes]], directory: AgencyDirectory, folder: Path
+    amqp_url: str,
+    bodies: list[tuple[str, bytes]],
+    directory: AgencyDirectory,
+    folder: Path,
+    workers: int,
 ) -> float:
     namespace = f"bench-hub-{uuid.uuid4().hex[:8]}"
     settings = HubSettings(
@@ -185,6 +189,7 @@ async def hub_round(
         ledger_url=f"sqlite:///{folder / namespace}.db",
         throughput_interval_s=3600,
         log_level="warning",
+        workers=workers,
         _env_file=None,
     )
     registry = Registry(directory)
@@ -228,7 +233,7 @@ def directory_for(key: Ed25519PrivateKey) -> AgencyDirectory:
     )
 
 
-async def main(documents: int, rounds: int, amqp_url: str) -> None:
+async def main(documents: int, rounds: int, amqp_url: str, workers: int) -> None:
     configure_logging("console", "warning")
     key = Ed25519PrivateKey.generate()
     directory = directory_for(key)
@@ -238,7 +243,9 @@ async def main(documents: int, rounds: int, amqp_url: str) -> None:
         for number in range(1, rounds + 1):
             plain.append(await plain_round(amqp_url, signed_bodies(documents, key)))
             routed.append(
-                await hub_round(amqp_url, signed_bodies(documents, key), directory, Path(folder))
+                await hub_round(
+                    amqp_url, signed_bodies(documents, key), directory, Path(folder), workers
+                )
             )
             print(
                 f"round {number}: plain aio-pika relay {plain[-1]:,.0f} docs/s, "
@@ -257,5 +264,11 @@ if __name__ == "__main__":
     parser.add_argument("--documents", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--amqp-url", default=DEFAULT_AMQP_URL)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=HubSettings.model_fields["workers"].default,
+        help="hub workers",
+    )
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.documents, arguments.rounds, arguments.amqp_url))
+    asyncio.run(main(arguments.documents, arguments.rounds, arguments.amqp_url, arguments.workers))

@@ -46,7 +46,7 @@ class ReplayOptions:
     amqp_url: str
     ledger_url: str
     namespace: str | None = None
-    workers: int = 2
+    workers: int = 1
     stall_timeout_s: float = 60.0
 
 

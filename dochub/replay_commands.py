@@ -67,7 +67,7 @@ def simulate(
         ),
     ] = None,
     amqp_url: Annotated[str | None, typer.Option(help="Broker URL [env DOCHUB_AMQP_URL]")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Router workers of the embedded hub")] = 2,
+    workers: Annotated[int, typer.Option(min=1, help="Router workers of the embedded hub")] = 1,
     stall_timeout: Annotated[
         float, typer.Option(help="Give up when nothing moves for this many seconds")
     ] = 60.0,

@@ -27,8 +27,10 @@ class HubSettings(BaseSettings):
     registry: Path = Path("agencies.toml")
     log_format: LogFormat = "auto"
     log_level: LogLevel = "info"
-    workers: int = Field(2, ge=1, le=64)
-    """Competing consumers on the ingress queue, each on its own channel."""
+    workers: int = Field(1, ge=1, le=64)
+    """Competing consumers on the ingress queue, each on its own channel, in this one process.
+    They share its event loop: one is fastest where the broker and the agencies share the CPU,
+    more can help where confirms come back slowly (a distant broker)."""
     prefetch: int = Field(256, ge=1, le=65535)
     batch_max: int = Field(256, ge=1, le=5000)
     throughput_interval_s: float = Field(5.0, gt=0, le=3600)

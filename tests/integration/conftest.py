@@ -76,6 +76,7 @@ def hub_settings(amqp_url: str, namespace: str, tmp_path: Path) -> HubSettings:
         namespace=namespace,
         ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}",
         throughput_interval_s=60.0,
+        workers=2,  # competing consumers, so that the tests see them race
         _env_file=None,  # type: ignore[call-arg]
     )
 
