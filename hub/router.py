@@ -122,8 +122,13 @@ class Router:
         cancelled = False
         while True:
             if self._stopping.is_set() and not cancelled:
-                with suppress(AMQPError, ChannelInvalidStateError, ConnectionError, TimeoutError):
-                    await queue.cancel(consumer_tag, timeout=_CANCEL_TIMEOUT_S)
+                if not channel.is_closed:
+                    with suppress(
+                        AMQPError, ChannelInvalidStateError, ConnectionError, TimeoutError
+                    ):
+                        # A robust channel waits, unbounded, for a broker that went away.
+                        async with asyncio.timeout(_CANCEL_TIMEOUT_S):
+                            await queue.cancel(consumer_tag)
                 cancelled = True
             try:
                 first = await asyncio.wait_for(buffer.get(), timeout=_POLL_S)
