@@ -46,9 +46,7 @@ def period_lines(outcome: ReplayOutcome) -> list[PeriodLine]:
         )
         for row in rows
     ]
-    cumulative = next(
-        (t for t in outcome.scenario.targets if t.start == outcome.scenario.launch), None
-    )
+    cumulative = outcome.scenario.cumulative_target()
     lines.append(
         PeriodLine(
             period=f"all since {outcome.scenario.launch.isoformat()}",
@@ -110,7 +108,8 @@ def figure_lines(outcome: ReplayOutcome) -> list[str]:
         mark = "ok " if figure.matches else "OFF"
         lines.append(
             f"{mark} {figure.label}: measured {_number(figure.measured)}, "
-            f"national {_number(figure.target)}" + ("" if figure.matches else f" ({figure.detail})")
+            f"national {_number(figure.target)}"
+            + ("" if figure.measured == figure.target else f" ({figure.detail})")
         )
     problems = outcome.accounting_problems()
     lines.append(
@@ -220,15 +219,17 @@ def write_chart(outcome: ReplayOutcome, path: Path) -> None:
         marker=".",
         label="scenario (real monthly volume)",
     )
+    axes.set_ylim(top=axes.get_ylim()[1] * 1.2)  # room for the labels above the bars
+    national = outcome.scenario.cumulative_target()
     for target in outcome.scenario.targets:
-        if target.start == outcome.scenario.launch:
+        if target is national:
             continue
         first = months.index(target.start.strftime("%Y-%m"))
         last = months.index(target.end.strftime("%Y-%m"))
         axes.axvspan(first - 0.5, last + 0.5, color="#55A868", alpha=0.12)
         axes.text(
             (first + last) / 2,
-            axes.get_ylim()[1] * 0.95,
+            axes.get_ylim()[1] * 0.97,
             f"{target.label}\nnational {target.documents:,}",
             ha="center",
             va="top",
@@ -237,7 +238,8 @@ def write_chart(outcome: ReplayOutcome, path: Path) -> None:
     cumulative = sum(measured.values()) * scale
     axes.set_title(
         f"{outcome.scenario.name} at 1:{scale:,}: monthly documents "
-        f"(cumulative measured {cumulative:,})"
+        f"(cumulative measured {cumulative:,}"
+        + (f", national {national.documents:,})" if national is not None else ")")
     )
     axes.set_xticks(list(positions)[::3], months[::3], rotation=45, ha="right", fontsize=8)
     axes.set_ylabel("documents per month")

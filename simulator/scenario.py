@@ -228,6 +228,10 @@ class Scenario(_Strict):
     def total_documents(self) -> int:
         return sum(month.documents for month in self.months)
 
+    def cumulative_target(self) -> Target | None:
+        """The target counted from the launch, if there is one: the running total."""
+        return next((target for target in self.targets if target.start == self.launch), None)
+
     def target(self, key: str) -> Target:
         for target in self.targets:
             if target.key == key:
