@@ -40,7 +40,6 @@ from schemas import (
     Organ,
     PromulgationInfo,
     Signer,
-    public_key_to_text,
 )
 from schemas.naming import DOCUMENT_MESSAGE_TYPE, DOCUMENT_ROUTING_KEY
 from schemas.signing import sign
@@ -217,17 +216,12 @@ async def hub_round(
 def directory_for(key: Ed25519PrivateKey) -> AgencyDirectory:
     return AgencyDirectory(
         agencies=[
-            AgencyEntry(
-                id=SENDER.id,
-                name=SENDER.name,
-                kind=AgencyKind.MINISTRY,
-                public_key=public_key_to_text(key.public_key()),
-            ),
-            AgencyEntry(
-                id=RECIPIENT.id,
-                name=RECIPIENT.name,
-                kind=AgencyKind.PROVINCE,
-                public_key=public_key_to_text(Ed25519PrivateKey.generate().public_key()),
+            AgencyEntry.for_key(SENDER.id, SENDER.name, AgencyKind.MINISTRY, key.public_key()),
+            AgencyEntry.for_key(
+                RECIPIENT.id,
+                RECIPIENT.name,
+                AgencyKind.PROVINCE,
+                Ed25519PrivateKey.generate().public_key(),
             ),
         ]
     )

@@ -6,7 +6,7 @@ import json
 import mimetypes
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -33,6 +33,8 @@ from schemas.envelope import (
 from schemas.receipt import StatusCode, StatusReceipt
 
 app = typer.Typer(help="Act as one agency: keys, send, listen.", no_args_is_help=True)
+REFUSED_BY_HUB = 4
+"""The exit code of ``send`` when the hub refused the document."""
 out = Console()
 err = Console(stderr=True)
 
@@ -127,74 +129,53 @@ def send(
     namespace: Namespace = None,
     log_format: LogFormatOption = None,
 ) -> None:
-    """Sign and send one document; then print each status receipt as it comes back."""
+    """Sign and send one document; then print each status receipt as it comes back.
+
+    Exit codes: 0 sent (and, with --wait, every recipient answered), 1 not sent (the error says
+    why), 2 a usage error, 3 no answer within --wait-timeout, 4 the hub refused it (its status 02
+    is printed)."""
     settings = _settings(agency_id, key, registry, amqp_url, namespace, log_format)
-    attachments = [
-        Attachment.inline(
-            path.name,
-            mimetypes.guess_type(path.name)[0] or "application/octet-stream",
-            path.read_bytes(),
+    client = _client(settings)
+    try:
+        envelope = Envelope(
+            sender=client.organ,
+            recipients=[client.organ_of(agency) for agency in to],
+            code=DocumentCode(number=number, notation=notation),
+            document_type=document_type,
+            subject=subject,
+            content=content,
+            promulgation=PromulgationInfo(place=place, date=dt.date.today()),
+            signer=Signer(full_name=signer),
+            urgency=Urgency(urgency),
+            attachments=[_attachment(path) for path in attach or []],
         )
-        for path in attach or []
-    ]
-    code = _run(
-        _send(
-            settings,
-            to,
-            subject,
-            number,
-            notation,
-            signer,
-            document_type,
-            urgency,
-            place,
-            content,
-            attachments,
-            wait,
-            wait_timeout,
-        )
-    )
-    raise typer.Exit(code)
+    except ValidationError as exc:
+        _fail(f"invalid document: {describe_validation_error(exc)}")
+    except AgencyClientError as exc:
+        _fail(str(exc))
+    raise typer.Exit(_run(_send(client, envelope, wait_timeout if wait else None)))
 
 
-async def _send(
-    settings: AgencySettings,
-    to: list[str],
-    subject: str,
-    number: str,
-    notation: str,
-    signer: str,
-    document_type: DocumentType,
-    urgency: int,
-    place: str,
-    content: str | None,
-    attachments: list[Attachment],
-    wait: bool,
-    wait_timeout: float,
-) -> int:
-    async with _client(settings) as client:
-        try:
-            envelope = Envelope(
-                sender=client.organ,
-                recipients=[client.organ_of(agency) for agency in to],
-                code=DocumentCode(number=number, notation=notation),
-                document_type=document_type,
-                subject=subject,
-                content=content,
-                promulgation=PromulgationInfo(place=place, date=dt.date.today()),
-                signer=Signer(full_name=signer),
-                urgency=Urgency(urgency),
-                attachments=attachments,
-            )
-        except ValidationError as exc:
-            raise typer.BadParameter(describe_validation_error(exc)) from exc
+def _attachment(path: Path) -> Attachment:
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        _fail(f"cannot read {path}: {exc.strerror}")
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return Attachment.inline(path.name, media_type, content)
+
+
+async def _send(client: AgencyClient, envelope: Envelope, wait_s: float | None) -> int:
+    """Send, then (unless ``wait_s`` is None) print receipts until every recipient has answered
+    beyond 01: 0 then, 4 if the hub refused the document, 3 on timeout."""
+    async with client:
         sent = await client.send(envelope)
-        _print_json({"event": "sent", "document_id": str(sent.id), "to": to})
-        if not wait:
+        _print_json({"event": "sent", "document_id": str(sent.id), "to": sent.recipient_ids})
+        if wait_s is None:
             return 0
-        waiting = set(to)
+        waiting = set(sent.recipient_ids)
         try:
-            async with asyncio.timeout(wait_timeout), client.statuses() as updates:
+            async with asyncio.timeout(wait_s), client.statuses() as updates:
                 async for update in updates:
                     receipt = update.receipt
                     if receipt.document.id != sent.id:
@@ -202,7 +183,7 @@ async def _send(
                     await update.ack()
                     _print_json(_receipt_fields(receipt))
                     if receipt.responder is None:
-                        return 2
+                        return REFUSED_BY_HUB
                     if receipt.code is not StatusCode.ARRIVED:
                         waiting.discard(receipt.responder.id)
                     if not waiting:
@@ -309,13 +290,17 @@ def _load_directory(path: Path) -> AgencyDirectory:
         raise typer.BadParameter(str(exc)) from exc
 
 
+def _fail(message: str) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(1)
+
+
 def _run(work: Coroutine[Any, Any, int]) -> int:
     """Run an agency's work; its errors end the command with their message, not a traceback."""
     try:
         return asyncio.run(work)
     except AgencyClientError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        return 1
+        _fail(str(exc))
 
 
 def _receipt_fields(receipt: StatusReceipt) -> dict[str, object]:

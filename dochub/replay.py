@@ -63,24 +63,24 @@ class ReplayOutcome:
     planned_months: dict[str, int]
     elapsed_s: float
 
+    def _counted(self) -> list[tuple[int, int, int]]:
+        """Planned, in the ledger, and as the agencies saw it: documents, deliveries, receipts."""
+        fleet, totals = self.fleet, self.totals
+        return [
+            (fleet.documents_planned, totals.accepted, totals.accepted),
+            (fleet.deliveries_expected, totals.deliveries, fleet.deliveries_received),
+            (fleet.receipts_expected, totals.receipts, fleet.receipts_received),
+        ]
+
     @property
     def lost(self) -> int:
-        fleet, totals = self.fleet, self.totals
-        return (
-            max(0, fleet.documents_planned - totals.accepted)
-            + max(0, fleet.deliveries_expected - fleet.deliveries_received)
-            + max(0, fleet.receipts_expected - fleet.receipts_received)
-        )
+        """Planned items missing from the ledger or never reaching their agency."""
+        return sum(max(0, planned - min(ledger, seen)) for planned, ledger, seen in self._counted())
 
     @property
     def double_counted(self) -> int:
-        fleet, totals = self.fleet, self.totals
-        return (
-            max(0, totals.accepted - fleet.documents_planned)
-            + max(0, totals.deliveries - fleet.deliveries_expected)
-            + max(0, totals.receipts - fleet.receipts_expected)
-            + max(0, fleet.deliveries_received - fleet.deliveries_expected)
-        )
+        """Items beyond the plan, in the ledger or as the agencies received them."""
+        return sum(max(0, max(ledger, seen) - planned) for planned, ledger, seen in self._counted())
 
     def accounting_problems(self) -> list[str]:
         fleet, totals = self.fleet, self.totals
@@ -151,7 +151,7 @@ async def run_replay(
     if options.hub == "embedded":
         fleet, totals, days = await _with_embedded_hub(options, scenario, seed, config, on_progress)
     else:
-        fleet, totals, days = await _with_external_hub(options, config, on_progress)
+        fleet, totals, days = await _with_external_hub(options, scenario, config, on_progress)
     return ReplayOutcome(
         scenario=scenario,
         options=options,
@@ -187,6 +187,7 @@ async def _with_embedded_hub(
         namespace=config.namespace,
         ledger_url=options.ledger_url,
         workers=options.workers,
+        stats_utc_offset_hours=scenario.utc_offset_hours,
         _env_file=None,
     )
     hub = Hub(settings, registry, connection_name=f"dochub-simulate {config.run_id} hub")
@@ -201,9 +202,14 @@ async def _with_embedded_hub(
 
 
 async def _with_external_hub(
-    options: ReplayOptions, config: FleetConfig, on_progress: Callable[[FleetProgress], None]
+    options: ReplayOptions,
+    scenario: Scenario,
+    config: FleetConfig,
+    on_progress: Callable[[FleetProgress], None],
 ) -> tuple[FleetResult, Totals, DayCounts]:
-    ledger = await open_ledger(options.ledger_url, dt.timedelta(hours=7))
+    """The external hub counts days in its own offset (``DOCHUB_STATS_UTC_OFFSET_HOURS``), which
+    must be the scenario's; this only reads what it wrote."""
+    ledger = await open_ledger(options.ledger_url, dt.timedelta(hours=scenario.utc_offset_hours))
     try:
         if (await ledger.totals()).received:
             raise ReplayError(

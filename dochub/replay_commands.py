@@ -19,10 +19,11 @@ from dochub.logging import configure_logging
 from dochub.replay import ReplayError, ReplayOptions, run_replay
 from dochub.replay_report import figure_lines, periods_table, write_json, write_report_dir
 from dochub.settings_io import settings_from
-from hub.errors import HubError
+from hub.errors import HubError, LedgerError
 from hub.ledger_url import open_ledger
 from hub.periods import DayCounts, Period, by_period, year_earlier
 from hub.settings import HubSettings
+from hub.sqlite_ledger import sqlite_path
 from simulator.fleet import FleetProgress
 from simulator.identities import simulation_directory
 from simulator.scenario import ScenarioError, load_scenario
@@ -175,13 +176,17 @@ def stats(
     """Documents, deliveries and receipts per period, from the ledger of a hub that has run."""
     settings = settings_from(HubSettings, ledger_url=ledger_url)
     configure_logging(settings.log_format, "warning")
-    if (
-        settings.ledger_url.startswith("sqlite:///")
-        and not Path(settings.ledger_url.removeprefix("sqlite:///")).exists()
-    ):
-        err.print(f"[red]error:[/red] no ledger at {settings.ledger_url}")
-        raise typer.Exit(2)
     try:
+        if (
+            settings.ledger_url.startswith("sqlite:")
+            and not Path(sqlite_path(settings.ledger_url)).exists()
+        ):
+            hint = (
+                f"; a replay keeps its ledger in {SIMULATION_LEDGER} (pass it as --ledger-url)"
+                if settings.ledger_url != SIMULATION_LEDGER
+                else ""
+            )
+            raise LedgerError(f"no ledger at {settings.ledger_url}{hint}")
         days = asyncio.run(
             _day_counts(settings.ledger_url, settings.stats_utc_offset_hours, agency)
         )

@@ -30,7 +30,6 @@ from schemas import (
     PromulgationInfo,
     Signer,
     StatusCode,
-    public_key_to_text,
 )
 
 MINISTRY = "000.00.00.G12"
@@ -42,17 +41,14 @@ async def main(amqp_url: str) -> None:
     keys = {MINISTRY: Ed25519PrivateKey.generate(), PROVINCE: Ed25519PrivateKey.generate()}
     directory = AgencyDirectory(
         agencies=[
-            AgencyEntry(
-                id=MINISTRY,
-                name="Bộ Nội vụ",
-                kind=AgencyKind.MINISTRY,
-                public_key=public_key_to_text(keys[MINISTRY].public_key()),
+            AgencyEntry.for_key(
+                MINISTRY, "Bộ Nội vụ", AgencyKind.MINISTRY, keys[MINISTRY].public_key()
             ),
-            AgencyEntry(
-                id=PROVINCE,
-                name="Ủy ban nhân dân thành phố Hà Nội",
-                kind=AgencyKind.PROVINCE,
-                public_key=public_key_to_text(keys[PROVINCE].public_key()),
+            AgencyEntry.for_key(
+                PROVINCE,
+                "Ủy ban nhân dân thành phố Hà Nội",
+                AgencyKind.PROVINCE,
+                keys[PROVINCE].public_key(),
             ),
         ]
     )

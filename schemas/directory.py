@@ -23,7 +23,7 @@ from pydantic import AfterValidator, Field, model_validator
 from schemas.agency_id import AgencyId, AgencyKind
 from schemas.contract import Contract, SchemaVersion
 from schemas.envelope import Name
-from schemas.signing import key_id, public_key_from_text
+from schemas.signing import key_id, public_key_from_text, public_key_to_text
 
 
 def _valid_public_key(text: str) -> str:
@@ -39,6 +39,13 @@ class AgencyEntry(Contract):
     name: Name
     kind: AgencyKind
     public_key: PublicKeyText
+
+    @classmethod
+    def for_key(
+        cls, agency_id: str, name: str, kind: AgencyKind, key: Ed25519PublicKey
+    ) -> "AgencyEntry":
+        """The entry that registers ``key`` as the public key of ``agency_id``."""
+        return cls(id=agency_id, name=name, kind=kind, public_key=public_key_to_text(key))
 
     @cached_property
     def verify_key(self) -> Ed25519PublicKey:

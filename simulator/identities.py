@@ -11,7 +11,6 @@ import uuid
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from schemas.directory import AgencyDirectory, AgencyEntry
-from schemas.signing import public_key_to_text
 from simulator.scenario import Scenario
 
 _DOCUMENT_IDS = uuid.UUID("0b9f5c1e-7a43-4c1b-8f0e-2d6a9e4b7c21")
@@ -25,11 +24,8 @@ def simulation_key(seed: int, agency_id: str) -> Ed25519PrivateKey:
 def simulation_directory(scenario: Scenario, seed: int) -> AgencyDirectory:
     return AgencyDirectory(
         agencies=[
-            AgencyEntry(
-                id=agency.id,
-                name=agency.name,
-                kind=agency.kind,
-                public_key=public_key_to_text(simulation_key(seed, agency.id).public_key()),
+            AgencyEntry.for_key(
+                agency.id, agency.name, agency.kind, simulation_key(seed, agency.id).public_key()
             )
             for agency in scenario.agencies
         ]

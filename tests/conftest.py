@@ -6,12 +6,14 @@
 4. otherwise the test fails, saying how to start a broker. Nothing is skipped silently.
 """
 
+import logging
 import os
 import socket
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
+import structlog
 
 LOCAL_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 HOW_TO_START = (
@@ -79,3 +81,17 @@ def amqp_url() -> Iterator[str]:
         yield LOCAL_AMQP_URL
         return
     pytest.fail(HOW_TO_START)
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """``configure_logging`` (the CLI calls it) changes process-wide state: put structlog and the
+    root logger back after each test."""
+    structlog_config = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.reset_defaults()
+    structlog.configure(**structlog_config)
+    root.handlers = handlers
+    root.setLevel(level)

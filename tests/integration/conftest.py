@@ -18,7 +18,7 @@ from hub.registry import Registry
 from hub.service import Hub
 from hub.settings import HubSettings
 from hub.topology import QueuePolicy, Topology
-from schemas import AgencyDirectory, AgencyEntry, AgencyKind, Names, public_key_to_text
+from schemas import AgencyDirectory, AgencyEntry, AgencyKind, Names
 from schemas.naming import DOCUMENT_ROUTING_KEY
 
 
@@ -53,12 +53,7 @@ def directory(agencies: list[FakeAgency]) -> AgencyDirectory:
     kinds = {id: kind for id, _, kind in AGENCIES}
     return AgencyDirectory(
         agencies=[
-            AgencyEntry(
-                id=agency.id,
-                name=agency.name,
-                kind=kinds[agency.id],
-                public_key=public_key_to_text(agency.key.public_key()),
-            )
+            AgencyEntry.for_key(agency.id, agency.name, kinds[agency.id], agency.key.public_key())
             for agency in agencies
         ]
     )

@@ -14,6 +14,7 @@ from hub.ledger import Admitted, Completion, Ledger, Totals
 from hub.periods import DayCounts
 from tests.factories import make_envelope
 from tests.integration.conftest import BrokerProbe, ClientFactory, FakeAgency, HubFactory
+from tests.integration.waiting import settled_totals
 
 
 class GatedLedger:
@@ -100,9 +101,6 @@ async def test_the_ingress_message_is_acked_only_after_commit_and_confirm(
 
     monkeypatch.setattr(hub.service, "open_ledger", open_ledger)
     restarted = await hub_factory(workers=1)
-    for _ in range(100):
-        totals = await restarted.ledger.totals()
-        if await peek(probe, names.ingress_queue) is None and totals.in_flight == 0:
-            break
-        await asyncio.sleep(0.1)
+    totals = await settled_totals(restarted, lambda t: t.routed == 1 and t.in_flight == 0)
     assert (totals.accepted, totals.routed, totals.deliveries) == (1, 1, 1)
+    assert await peek(probe, names.ingress_queue) is None

@@ -10,16 +10,13 @@ import time
 from pathlib import Path
 from uuid import UUID
 
-import pytest
-
 from agency_client import AgencyClient
-from hub.ledger import Totals
-from hub.service import Hub
 from hub.settings import HubSettings
 from hub.sqlite_ledger import sqlite_path
 from schemas import AgencyDirectory, Envelope
 from tests.factories import make_envelope
 from tests.integration.conftest import ClientFactory, FakeAgency, HubFactory
+from tests.integration.waiting import settled_totals
 
 DOCUMENTS = 600
 
@@ -100,7 +97,9 @@ async def test_a_hub_killed_mid_stream_and_restarted_loses_nothing_and_counts_no
 
     await asyncio.wait_for(sending, 60)
     second_hub = await hub_factory()
-    totals = await _settled(second_hub)
+    totals = await settled_totals(
+        second_hub, lambda t: t.accepted == DOCUMENTS and t.in_flight == 0, within_s=90
+    )
 
     expected_deliveries = sum(len(envelope.recipients) for envelope in envelopes)
     assert totals.accepted == DOCUMENTS
@@ -126,17 +125,6 @@ async def _send_all(senders: list[AgencyClient], envelopes: list[Envelope]) -> N
             await by_id[envelope.sender.id].send(envelope)
 
     await asyncio.gather(*(send(envelope) for envelope in envelopes))
-
-
-async def _settled(hub: Hub, within_s: float = 90.0) -> Totals:
-    deadline = time.monotonic() + within_s
-    while True:
-        totals = await hub.ledger.totals()
-        if totals.accepted == DOCUMENTS and totals.in_flight == 0:
-            return totals
-        if time.monotonic() > deadline:
-            pytest.fail(f"the second hub did not settle: {totals}")
-        await asyncio.sleep(0.1)
 
 
 async def _read_inbox(client: AgencyClient, expected: int) -> set[UUID]:

@@ -4,8 +4,6 @@ inbox, and a receipt sent twice."""
 
 import asyncio
 import datetime as dt
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 import pytest
 
@@ -19,33 +17,7 @@ from schemas import Envelope, StatusCode, StatusReceipt, content_hash, sign
 from schemas.naming import STATUS_ROUTING_KEY
 from tests.factories import make_envelope, organ
 from tests.integration.conftest import BrokerProbe, ClientFactory, FakeAgency, HubFactory
-
-T = TypeVar("T")
-
-NOTHING_MORE_S = 1.0
-"""How long to watch a queue to see that no further message arrives."""
-
-
-async def until(read: Callable[[], Awaitable[T]], holds: Callable[[T], bool], within_s: float) -> T:
-    """Poll ``read`` until ``holds`` is true of its value; fail after ``within_s`` seconds."""
-    last: list[T] = []
-
-    async def poll() -> T:
-        while True:
-            value = await read()
-            last[:] = [value]
-            if holds(value):
-                return value
-            await asyncio.sleep(0.05)
-
-    try:
-        return await asyncio.wait_for(poll(), within_s)
-    except TimeoutError:
-        pytest.fail(f"not reached within {within_s}s; last value: {last[0] if last else None}")
-
-
-async def settled_totals(hub: Hub, holds: Callable[[Totals], bool], within_s: float = 10) -> Totals:
-    return await until(hub.ledger.totals, holds, within_s)
+from tests.integration.waiting import NOTHING_MORE_S, settled_totals, until
 
 
 async def duplicates_seen(hub: Hub, count: int, within_s: float = 10) -> None:

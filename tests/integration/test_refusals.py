@@ -8,14 +8,12 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
 from uuid import UUID
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agency_client import AgencyClient
-from hub.ledger import Totals
 from hub.service import Hub
 from schemas import (
     DocumentReference,
@@ -29,35 +27,12 @@ from schemas.naming import DOCUMENT_ROUTING_KEY, STATUS_ROUTING_KEY
 from schemas.rejection import DETAIL_HEADER, KIND_HEADER, REASON_HEADER
 from tests.factories import make_envelope, organ
 from tests.integration.conftest import BrokerProbe, ClientFactory, FakeAgency, HubFactory
-
-T = TypeVar("T")
+from tests.integration.waiting import settled_totals, until
 
 SMALL_LIMIT = 4096
 """The hub's message limit in these tests, so that an oversize document is cheap to build."""
 UNREGISTERED = "000.00.00.H99"
 """In the national format, but not in the directory."""
-
-
-async def until(read: Callable[[], Awaitable[T]], holds: Callable[[T], bool], within_s: float) -> T:
-    """Poll ``read`` until ``holds`` is true of its value; fail after ``within_s`` seconds."""
-    last: list[T] = []
-
-    async def poll() -> T:
-        while True:
-            value = await read()
-            last[:] = [value]
-            if holds(value):
-                return value
-            await asyncio.sleep(0.05)
-
-    try:
-        return await asyncio.wait_for(poll(), within_s)
-    except TimeoutError:
-        pytest.fail(f"not reached within {within_s}s; last value: {last[0] if last else None}")
-
-
-async def settled_totals(hub: Hub, holds: Callable[[Totals], bool], within_s: float = 10) -> Totals:
-    return await until(hub.ledger.totals, holds, within_s)
 
 
 @dataclass

@@ -4,45 +4,14 @@ balanced after each."""
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 from uuid import UUID
 
-import pytest
-
 from agency_client import AgencyClient
-from hub.ledger import Totals
 from hub.service import Hub
 from schemas import Envelope, StatusCode, StatusReceipt, key_id, verify
 from tests.factories import make_envelope
 from tests.integration.conftest import BrokerProbe, ClientFactory, FakeAgency
-
-T = TypeVar("T")
-
-NOTHING_MORE_S = 1.0
-"""How long to watch a queue to see that no further message arrives."""
-
-
-async def until(read: Callable[[], Awaitable[T]], holds: Callable[[T], bool], within_s: float) -> T:
-    """Poll ``read`` until ``holds`` is true of its value; fail after ``within_s`` seconds."""
-    last: list[T] = []
-
-    async def poll() -> T:
-        while True:
-            value = await read()
-            last[:] = [value]
-            if holds(value):
-                return value
-            await asyncio.sleep(0.05)
-
-    try:
-        return await asyncio.wait_for(poll(), within_s)
-    except TimeoutError:
-        pytest.fail(f"not reached within {within_s}s; last value: {last[0] if last else None}")
-
-
-async def settled_totals(hub: Hub, holds: Callable[[Totals], bool], within_s: float = 10) -> Totals:
-    return await until(hub.ledger.totals, holds, within_s)
+from tests.integration.waiting import NOTHING_MORE_S, settled_totals
 
 
 async def test_one_recipient_gets_the_verified_document_and_the_sender_its_receipts(

@@ -5,39 +5,33 @@ checks that come before it connects."""
 import asyncio
 import datetime as dt
 import json
-import logging
 import os
 import re
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner, Result
 
 from agency_client import load_signing_key, write_key_pair
 from dochub import __version__
 from dochub.cli import app
-from hub.inspection import DocumentInput, ReceiptInput, inspect
+from hub.inspection import DocumentInput, ReceiptInput
 from hub.registry import Registry
 from hub.sqlite_ledger import SqliteLedger
 from schemas import (
     AgencyDirectory,
-    AgencyEntry,
     AgencyKind,
     StatusCode,
     StatusReceipt,
-    limits,
     public_key_to_text,
-    sign,
 )
-from tests.factories import make_envelope, organ
+from tests.factories import directory_of, inspected, make_envelope, organ
 
 DOCHUB_SCRIPT = Path(sys.executable).parent / "dochub"
 UNREACHABLE_AMQP_URL = "amqp://guest:guest@127.0.0.1:1/"
@@ -52,21 +46,13 @@ SEND_ARGS = [
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No DOCHUB_* variable of the caller leaks in; wide output so rich does not wrap; and the
-    logging the commands configure is put back afterwards."""
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No DOCHUB_* variable of the caller leaks in, and output wide enough that rich does not
+    wrap it."""
     for name in list(os.environ):
         if name.startswith("DOCHUB_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("COLUMNS", "250")
-    structlog_config = structlog.get_config()
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    structlog.reset_defaults()
-    structlog.configure(**structlog_config)
-    root.handlers = handlers
-    root.setLevel(level)
 
 
 def invoke(*args: str | Path, env: dict[str, str] | None = None) -> Result:
@@ -535,19 +521,7 @@ def test_hub_run_with_an_unusable_registry_exits_1_naming_the_file(
 
 A, B, C, D = "000.00.00.G01", "000.00.00.G02", "000.00.00.H01", "000.00.00.H02"
 KEYS = {agency: Ed25519PrivateKey.generate() for agency in (A, B, C, D)}
-REGISTRY = Registry(
-    AgencyDirectory(
-        agencies=[
-            AgencyEntry(
-                id=agency,
-                name=f"Cơ quan {agency}",
-                kind=AgencyKind.OTHER,
-                public_key=public_key_to_text(key.public_key()),
-            )
-            for agency, key in KEYS.items()
-        ]
-    )
-)
+REGISTRY = Registry(directory_of(KEYS))
 UTC7 = dt.timedelta(hours=7)
 
 
@@ -557,29 +531,19 @@ def utc(*args: int) -> dt.datetime:
 
 def document(sender: str, to: tuple[str, ...], sent_at: dt.datetime) -> DocumentInput:
     envelope = make_envelope(organ(sender), [organ(agency) for agency in to], sent_at=sent_at)
-    verdict = inspect(
-        "document",
-        sign(envelope, KEYS[sender]).model_dump_json().encode(),
-        REGISTRY,
-        limits.MAX_MESSAGE_BYTES,
-    )
+    verdict = inspected("document", envelope, KEYS[sender], REGISTRY)
     assert isinstance(verdict, DocumentInput), verdict
     return verdict
 
 
 def receipt(about: DocumentInput, responder: str, at: dt.datetime) -> ReceiptInput:
-    signed = sign(
-        StatusReceipt(
-            document=about.envelope.reference(),
-            responder=organ(responder),
-            code=StatusCode.ARRIVED,
-            timestamp=at,
-        ),
-        KEYS[responder],
+    receipt = StatusReceipt(
+        document=about.envelope.reference(),
+        responder=organ(responder),
+        code=StatusCode.ARRIVED,
+        timestamp=at,
     )
-    verdict = inspect(
-        "status", signed.model_dump_json().encode(), REGISTRY, limits.MAX_MESSAGE_BYTES
-    )
+    verdict = inspected("status", receipt, KEYS[responder], REGISTRY)
     assert isinstance(verdict, ReceiptInput), verdict
     return verdict
 

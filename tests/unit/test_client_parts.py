@@ -185,14 +185,7 @@ def test_load_signing_key_refuses_an_ec_key(tmp_path: Path) -> None:
 
 def directory_with(key: Ed25519PrivateKey) -> AgencyDirectory:
     return AgencyDirectory(
-        agencies=[
-            AgencyEntry(
-                id=AGENCY,
-                name="Bộ Nội vụ",
-                kind=AgencyKind.MINISTRY,
-                public_key=public_key_to_text(key.public_key()),
-            )
-        ]
+        agencies=[AgencyEntry.for_key(AGENCY, "Bộ Nội vụ", AgencyKind.MINISTRY, key.public_key())]
     )
 
 

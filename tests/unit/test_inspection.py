@@ -14,9 +14,6 @@ from hypothesis import strategies as st
 from hub.inspection import DocumentInput, ReceiptInput, Refusal, Verdict, input_key, inspect
 from hub.registry import Registry
 from schemas import (
-    AgencyDirectory,
-    AgencyEntry,
-    AgencyKind,
     DocumentReference,
     Envelope,
     RejectionReason,
@@ -26,28 +23,15 @@ from schemas import (
     content_hash,
     key_id,
     limits,
-    public_key_to_text,
     sign,
 )
-from tests.factories import make_envelope, organ
+from tests.factories import directory_of, make_envelope, organ
 
 A, B, C, D = "000.00.00.G01", "000.00.00.G02", "000.00.00.H01", "000.00.00.H02"
 UNREGISTERED = "000.00.00.G99"
 KEYS = {agency: Ed25519PrivateKey.generate() for agency in (A, B, C, D)}
 STRANGER_KEY = Ed25519PrivateKey.generate()
-REGISTRY = Registry(
-    AgencyDirectory(
-        agencies=[
-            AgencyEntry(
-                id=agency,
-                name=f"Cơ quan {agency}",
-                kind=AgencyKind.MINISTRY if agency[-3] == "G" else AgencyKind.PROVINCE,
-                public_key=public_key_to_text(key.public_key()),
-            )
-            for agency, key in KEYS.items()
-        ]
-    )
-)
+REGISTRY = Registry(directory_of(KEYS))
 MAX = limits.MAX_MESSAGE_BYTES
 DOC, STATUS = "document", "status"
 

@@ -16,35 +16,18 @@ from hub.periods import DayCounts
 from hub.registry import Registry
 from hub.sqlite_ledger import SqliteLedger, sqlite_path
 from schemas import (
-    AgencyDirectory,
-    AgencyEntry,
-    AgencyKind,
     DocumentReference,
     Envelope,
     RejectionReason,
     StatusCode,
     StatusReceipt,
     limits,
-    public_key_to_text,
-    sign,
 )
-from tests.factories import make_envelope, organ
+from tests.factories import directory_of, inspected, make_envelope, organ
 
 A, B, C, D = "000.00.00.G01", "000.00.00.G02", "000.00.00.H01", "000.00.00.H02"
 KEYS = {agency: Ed25519PrivateKey.generate() for agency in (A, B, C, D)}
-REGISTRY = Registry(
-    AgencyDirectory(
-        agencies=[
-            AgencyEntry(
-                id=agency,
-                name=f"Cơ quan {agency}",
-                kind=AgencyKind.OTHER,
-                public_key=public_key_to_text(key.public_key()),
-            )
-            for agency, key in KEYS.items()
-        ]
-    )
-)
+REGISTRY = Registry(directory_of(KEYS))
 UTC7 = dt.timedelta(hours=7)
 SENT_AT = dt.datetime(2022, 6, 30, 20, 0, tzinfo=dt.UTC)  # 2022-07-01 03:00 at UTC+7
 
@@ -52,12 +35,7 @@ SENT_AT = dt.datetime(2022, 6, 30, 20, 0, tzinfo=dt.UTC)  # 2022-07-01 03:00 at 
 def document_input(sender: str = A, to: tuple[str, ...] = (C, D), **fields: Any) -> DocumentInput:
     fields.setdefault("sent_at", SENT_AT)
     envelope = make_envelope(organ(sender), [organ(agency) for agency in to], **fields)
-    verdict = inspect(
-        "document",
-        sign(envelope, KEYS[sender]).model_dump_json().encode(),
-        REGISTRY,
-        limits.MAX_MESSAGE_BYTES,
-    )
+    verdict = inspected("document", envelope, KEYS[sender], REGISTRY)
     assert isinstance(verdict, DocumentInput), verdict
     return verdict
 
@@ -70,12 +48,7 @@ def receipt_input(
 ) -> ReceiptInput:
     reference = about.reference() if isinstance(about, Envelope) else about
     receipt = StatusReceipt(document=reference, responder=organ(responder), code=code, timestamp=at)
-    verdict = inspect(
-        "status",
-        sign(receipt, KEYS[responder]).model_dump_json().encode(),
-        REGISTRY,
-        limits.MAX_MESSAGE_BYTES,
-    )
+    verdict = inspected("status", receipt, KEYS[responder], REGISTRY)
     assert isinstance(verdict, ReceiptInput), verdict
     return verdict
 
