@@ -97,7 +97,10 @@ class AgencyClient:
         self.agency_id = agency_id
         self.organ = Organ(id=agency_id, name=entry.name)
         self.directory = directory
-        self.names = Names(namespace)
+        try:
+            self.names = Names(namespace)
+        except ValueError as exc:
+            raise AgencyClientError(str(exc), agency_id=agency_id) from exc
         self._key = signing_key
         self._amqp_url = amqp_url
         self._connection_name = connection_name or f"dochub-agency-{agency_id}"

@@ -230,5 +230,6 @@ def test_client_organ_of_an_unknown_agency() -> None:
 
 def test_client_refuses_a_bad_namespace() -> None:
     key = Ed25519PrivateKey.generate()
-    with pytest.raises(ValueError, match="namespace 'a b' must match"):
+    with pytest.raises(AgencyClientError, match="namespace 'a b' must match") as info:
         AgencyClient(AGENCY, key, directory_with(key), namespace="a b")
+    assert info.value.agency_id == AGENCY
