@@ -41,6 +41,11 @@ class Incoming(Generic[Payload]):
         self._on_handled(str(self.payload.id))
         await _settle(self._message.reject(requeue=False), str(self.payload.id))
 
+    async def release(self) -> None:
+        """Not handled this time: the broker delivers it again (to the dead-letter queue once
+        the hub's delivery limit is reached)."""
+        await _settle(self._message.nack(requeue=True), str(self.payload.id))
+
 
 class Delivery(Incoming[Envelope]):
     """A document addressed to this agency, its signature verified."""

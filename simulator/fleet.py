@@ -35,6 +35,8 @@ from simulator.traffic import PlannedDocument, plan_traffic, receipt_codes
 
 log = structlog.get_logger("simulator.fleet")
 
+_KEPT_ERRORS = 20
+
 
 class FleetConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -79,6 +81,11 @@ class _Tally:
     planning_done: bool = False
     errors: list[str] = field(default_factory=list)
 
+    def error(self, message: str) -> None:
+        """Keep the first errors for the result; a flood of them is not kept whole."""
+        if len(self.errors) < _KEPT_ERRORS:
+            self.errors.append(message)
+
     def progress(self) -> FleetProgress:
         return FleetProgress(
             documents_planned=self.documents_planned,
@@ -120,6 +127,8 @@ class Fleet:
             documents_planned=sum(scale_months(self.scenario, config.scale).values())
         )
         self._plans: dict[UUID, PlannedDocument] = {}
+        self._unanswered: dict[UUID, int] = {}
+        """Recipients of each planned document that have not answered it yet."""
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self, report: Callable[[FleetProgress], None]) -> FleetResult:
@@ -143,7 +152,7 @@ class Fleet:
             **self.tally.progress().model_dump(),
             elapsed_s=round(time.monotonic() - started, 3),
             stalled=stalled,
-            errors=self.tally.errors[:20],
+            errors=self.tally.errors,
         )
 
     async def _watch(self, report: Callable[[FleetProgress], None]) -> bool:
@@ -167,6 +176,7 @@ class Fleet:
         for planned in plan_traffic(self.scenario, self.config.scale, self.config.seed):
             envelope = self._envelope(planned)
             self._plans[envelope.id] = planned
+            self._unanswered[envelope.id] = len(planned.deliveries)
             self.tally.deliveries_expected += len(planned.deliveries)
             self.tally.receipts_expected += _receipt_count(planned)
             await slots.acquire()
@@ -178,7 +188,7 @@ class Fleet:
             await self.clients[envelope.sender.id].send(envelope)
             self.tally.documents_sent += 1
         except AgencyClientError as exc:
-            self.tally.errors.append(f"send {envelope.id}: {exc}")
+            self.tally.error(f"send {envelope.id}: {exc}")
         finally:
             slots.release()
 
@@ -196,17 +206,21 @@ class Fleet:
             else None
         )
         if behaviour is None:
-            self.tally.errors.append(f"{client.agency_id} got unplanned document {envelope.id}")
+            self.tally.error(f"{client.agency_id} got unplanned document {envelope.id}")
             await delivery.ack()
             return
         try:
             for code, at in zip(receipt_codes(behaviour), behaviour.receipt_times, strict=True):
                 await client.send_status(envelope, code, timestamp=at)
         except AgencyClientError as exc:
-            self.tally.errors.append(f"receipt {envelope.id} from {client.agency_id}: {exc}")
-            return  # unacked: the broker redelivers it
+            self.tally.error(f"receipt {envelope.id} from {client.agency_id}: {exc}")
+            await delivery.release()  # answered again when it comes back; the hub dedupes
+            return
         await delivery.ack()
         self.tally.deliveries_received += 1
+        self._unanswered[envelope.id] -= 1
+        if not self._unanswered[envelope.id]:  # the plan is needed no more: free it
+            del self._plans[envelope.id], self._unanswered[envelope.id]
 
     async def _read_statuses(self, client: AgencyClient) -> None:
         async with client.statuses() as statuses:
@@ -220,7 +234,7 @@ class Fleet:
             self.tally.receipts_received += 1
             return
         self.tally.hub_refusals += 1
-        self.tally.errors.append(f"hub refused {receipt.document.id}: {receipt.description}")
+        self.tally.error(f"hub refused {receipt.document.id}: {receipt.description}")
         planned = self._plans.get(receipt.document.id)
         if planned is not None:  # nothing of it will come back: stop waiting for it
             self.tally.deliveries_expected -= len(planned.deliveries)
