@@ -23,4 +23,4 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/mypy --strict bench examples
+	$(BIN)/mypy --strict bench examples conformance/generate.py

@@ -2,6 +2,7 @@
 
 from agency_client.client import DEFAULT_AMQP_URL, AgencyClient
 from agency_client.errors import (
+    AccessRefused,
     AgencyClientError,
     BrokerUnavailable,
     DocumentRefused,
@@ -16,6 +17,7 @@ from agency_client.subscription import Subscription
 
 __all__ = [
     "DEFAULT_AMQP_URL",
+    "AccessRefused",
     "AgencyClient",
     "AgencyClientError",
     "BrokerUnavailable",

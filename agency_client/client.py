@@ -1,8 +1,8 @@
 """``AgencyClient``: how an agency sends documents and receipts through the hub and reads its own.
 
 async with AgencyClient(agency_id, signing_key, directory, amqp_url=...) as client:
-    sent = await client.send(envelope)          # signed, confirmed by the broker
-    async for delivery in client.inbox():       # verified documents addressed to us
+    sent = await client.send(envelope)          # signed (JWS), confirmed by the broker
+    async for delivery in client.inbox():       # stamped by the hub, signature verified
         await client.send_status(delivery.envelope, StatusCode.ARRIVED)
         await delivery.ack()
 """
@@ -13,11 +13,11 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import aio_pika
-import structlog
 from aio_pika import DeliveryMode, Message
 from aio_pika.abc import (
     AbstractChannel,
@@ -29,16 +29,21 @@ from aio_pika.abc import (
 from aio_pika.exceptions import (
     ChannelClosed,
     ChannelNotFoundEntity,
+    ChannelPreconditionFailed,
     DeliveryError,
+    ProbableAuthenticationError,
     PublishError,
 )
+from aiormq.exceptions import ChannelAccessRefused
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
-from agency_client.dedupe import SeenIds
+from agency_client import logs
+from agency_client.dedupe import DurableSeenIds, SeenIds, SeenStore
 from agency_client.errors import (
     BROKER_ERRORS,
     CLOSE_TIMEOUT_S,
+    AccessRefused,
     AgencyClientError,
     BrokerUnavailable,
     DocumentRefused,
@@ -49,22 +54,24 @@ from agency_client.errors import (
 )
 from agency_client.incoming import Delivery, Payload, StatusUpdate
 from agency_client.subscription import Subscription
+from agency_client.verification import verify_incoming
 from schemas import limits
 from schemas.contract import describe_validation_error
 from schemas.directory import AgencyDirectory
-from schemas.envelope import DocumentReference, Envelope, Organ, TraceHop
+from schemas.envelope import DocumentReference, Envelope, Organ
+from schemas.jws import thumbprint
 from schemas.naming import (
     DOCUMENT_MESSAGE_TYPE,
     DOCUMENT_ROUTING_KEY,
+    JWS_CONTENT_TYPE,
     STATUS_MESSAGE_TYPE,
     STATUS_ROUTING_KEY,
     Names,
 )
 from schemas.receipt import Staff, StatusCode, StatusReceipt
-from schemas.signing import key_id, sign, verify
-from schemas.urls import redact_url
-
-log = structlog.get_logger("agency_client")
+from schemas.signing import Authenticated, Signed, sign_document, sign_receipt
+from schemas.stamp import Stamp
+from schemas.urls import broker_user, redact_url
 
 Item = TypeVar("Item")
 
@@ -85,11 +92,23 @@ class AgencyClient:
         send_timeout_s: float = 30.0,
         reconnect_interval_s: float = 5.0,
         dedupe_capacity: int = 100_000,
+        state_path: Path | None = None,
+        user_id: str | None = None,
     ) -> None:
+        """``state_path``: a SQLite file where the ids of handled documents and receipts are
+        kept, so that none is accepted again after a restart; without it they are kept in
+        memory (the ``dedupe_capacity`` most recent). ``user_id``: the broker user the messages
+        are published as, by default the user in ``amqp_url``; RabbitMQ refuses any other."""
         entry = directory.by_id.get(agency_id)
         if entry is None:
             raise UnknownAgency(f"{agency_id} is not in the agency directory", agency_id=agency_id)
-        if key_id(signing_key.public_key()) != entry.key_id:
+        if directory.hub is None:
+            raise AgencyClientError(
+                "the agency directory has no [hub] table with the hub's public key, so nothing "
+                "the hub routes could be trusted: use the directory the hub's operator publishes",
+                agency_id=agency_id,
+            )
+        if thumbprint(signing_key.public_key()) != entry.key_id:
             raise AgencyClientError(
                 f"the signing key is not the one the directory registers for {agency_id}",
                 agency_id=agency_id,
@@ -107,8 +126,20 @@ class AgencyClient:
         self._prefetch = prefetch
         self._send_timeout_s = send_timeout_s
         self._reconnect_interval_s = reconnect_interval_s
-        self._seen_documents = SeenIds(dedupe_capacity)
-        self._seen_receipts = SeenIds(dedupe_capacity)
+        self._user_id = user_id or broker_user(amqp_url)
+        self._seen_documents: SeenStore
+        self._seen_receipts: SeenStore
+        if state_path is not None:
+            try:
+                self._seen_documents = DurableSeenIds(state_path, "document")
+                self._seen_receipts = DurableSeenIds(state_path, "receipt")
+            except Exception as exc:  # sqlite3.Error, OSError: one clear error either way
+                raise AgencyClientError(
+                    f"cannot open the client's state file {state_path}: {exc}", agency_id=agency_id
+                ) from exc
+        else:
+            self._seen_documents = SeenIds(dedupe_capacity)
+            self._seen_receipts = SeenIds(dedupe_capacity)
         self._connection: AbstractRobustConnection | None = None
         self._ingress: AbstractExchange | None = None
         self._subscriptions: weakref.WeakSet[Subscription[Any]] = weakref.WeakSet()
@@ -138,6 +169,12 @@ class AgencyClient:
         except AgencyClientError:
             await self.close()
             raise
+        except ProbableAuthenticationError as exc:
+            await self.close()
+            raise AccessRefused(
+                f"RabbitMQ at {redact_url(self._amqp_url)} refused the credentials: {exc}",
+                agency_id=self.agency_id,
+            ) from exc
         except BROKER_ERRORS as exc:
             await self.close()
             raise BrokerUnavailable(
@@ -163,9 +200,10 @@ class AgencyClient:
             raise UnknownAgency(f"{agency_id} is not in the agency directory", agency_id=agency_id)
         return Organ(id=entry.id, name=entry.name)
 
-    async def send(self, envelope: Envelope) -> Envelope:
-        """Sign ``envelope`` and publish it to the hub; return the signed envelope once the
-        broker has confirmed it. Resending the same envelope is safe: the hub counts it once."""
+    async def send(self, envelope: Envelope) -> Signed[Envelope]:
+        """Sign ``envelope`` and publish it to the hub; return it with its signed bytes once the
+        broker has confirmed it. Resending the same envelope is safe: the hub counts it once.
+        A hub refusal names the ``sha256`` of what was sent."""
         if envelope.sender.id != self.agency_id:
             raise InvalidDocument(
                 f"the envelope's sender is {envelope.sender.id}, this client is {self.agency_id}",
@@ -180,14 +218,11 @@ class AgencyClient:
                 document_id=envelope.id,
                 agency_id=unknown[0],
             )
-        if len(envelope.trace) >= limits.MAX_TRACE_HOPS:
-            raise InvalidDocument("the trace is full", document_id=envelope.id)
-        hop = TraceHop(node=self.agency_id, at=dt.datetime.now(dt.UTC))
-        signed = sign(envelope.model_copy(update={"trace": [*envelope.trace, hop]}), self._key)
+        signed = sign_document(envelope, self._key)
         await self._publish(
-            DOCUMENT_ROUTING_KEY, _body(signed), str(signed.id), DOCUMENT_MESSAGE_TYPE
+            DOCUMENT_ROUTING_KEY, signed.body, str(envelope.id), DOCUMENT_MESSAGE_TYPE
         )
-        log.debug("document_sent", document_id=str(signed.id), agency_id=self.agency_id)
+        logs.debug("document_sent", document_id=str(envelope.id), agency_id=self.agency_id)
         return signed
 
     async def send_status(
@@ -198,7 +233,7 @@ class AgencyClient:
         *,
         staff: Staff | None = None,
         timestamp: dt.datetime | None = None,
-    ) -> StatusReceipt:
+    ) -> Signed[StatusReceipt]:
         """Tell the sender of ``document`` where it stands here; return the signed receipt."""
         reference = document.reference() if isinstance(document, Envelope) else document
         try:
@@ -216,35 +251,41 @@ class AgencyClient:
                 document_id=reference.id,
                 agency_id=self.agency_id,
             ) from exc
-        signed = sign(receipt, self._key)
-        await self._publish(STATUS_ROUTING_KEY, _body(signed), str(signed.id), STATUS_MESSAGE_TYPE)
+        signed = sign_receipt(receipt, self._key)
+        await self._publish(STATUS_ROUTING_KEY, signed.body, str(receipt.id), STATUS_MESSAGE_TYPE)
         return signed
 
-    async def refuse(self, delivery: Delivery, description: str) -> StatusReceipt:
+    async def refuse(self, delivery: Delivery, description: str) -> Signed[StatusReceipt]:
         """Refuse a delivered document: a status 02 to its sender, then reject it."""
         receipt = await self.send_status(delivery.envelope, StatusCode.REFUSED, description)
         await delivery.reject()
         return receipt
 
     def inbox(self) -> Subscription[Delivery]:
-        """Documents addressed to this agency, signatures verified, already-handled ids dropped.
+        """Documents addressed to this agency, stamped by the hub and signed by their senders,
+        already-handled ids dropped.
 
         Iterate it with ``async for``; close it with ``async with`` or ``aclose()``."""
         seen = self._seen_documents
 
         async def open_message(message: AbstractIncomingMessage) -> Delivery | None:
-            envelope = await self._open(message, Envelope, seen)
-            return Delivery(envelope, message, seen.add) if envelope is not None else None
+            opened = await self._open(message, Envelope, seen)
+            if opened is None:
+                return None
+            return Delivery(opened[0], opened[1], message, seen.add)
 
         return self._subscribe(self.names.inbox_queue(self.agency_id), open_message)
 
     def statuses(self) -> Subscription[StatusUpdate]:
-        """Status receipts about documents this agency sent, including the hub's refusals."""
+        """Status receipts about documents this agency sent, and the hub's refusals of what it
+        sent, each signed (by the responder, or by the hub) and stamped by the hub."""
         seen = self._seen_receipts
 
         async def open_message(message: AbstractIncomingMessage) -> StatusUpdate | None:
-            receipt = await self._open(message, StatusReceipt, seen)
-            return StatusUpdate(receipt, message, seen.add) if receipt is not None else None
+            opened = await self._open(message, StatusReceipt, seen)
+            if opened is None:
+                return None
+            return StatusUpdate(opened[0], opened[1], message, seen.add)
 
         return self._subscribe(self.names.status_queue(self.agency_id), open_message)
 
@@ -267,46 +308,29 @@ class AgencyClient:
         return subscription
 
     async def _open(
-        self, message: AbstractIncomingMessage, model: type[Payload], seen: SeenIds
-    ) -> Payload | None:
+        self, message: AbstractIncomingMessage, model: type[Payload], seen: SeenStore
+    ) -> tuple[Authenticated[Payload], Stamp] | None:
         """The verified payload of a message not handled before; anything else is settled here."""
-        try:
-            payload = cast(Payload, model.model_validate_json(message.body))
-        except ValidationError as exc:
-            await self._discard(message, "delivery_invalid", describe_validation_error(exc))
+        verified = verify_incoming(
+            message.body, dict(message.headers), model, self.directory, self.agency_id
+        )
+        if isinstance(verified, str):
+            await self._discard(message, "delivery_unverified", verified)
             return None
-        if str(payload.id) in seen:
-            log.debug("duplicate_dropped", message_id=str(payload.id), agency_id=self.agency_id)
+        if str(verified.signed.model.id) in seen:
+            logs.debug(
+                "duplicate_dropped",
+                message_id=str(verified.signed.model.id),
+                agency_id=self.agency_id,
+            )
             with suppress(*BROKER_ERRORS):
                 await message.ack()
             return None
-        problem = self._verification_problem(payload)
-        if problem is not None:
-            await self._discard(message, "delivery_unverified", problem)
-            return None
-        return payload
-
-    def _verification_problem(self, payload: Envelope | StatusReceipt) -> str | None:
-        if isinstance(payload, Envelope):
-            if self.agency_id not in payload.recipient_ids:
-                return f"not addressed to {self.agency_id}"
-            signer = payload.sender.id
-        else:
-            if payload.document.sender != self.agency_id:
-                return f"about a document of {payload.document.sender}"
-            if payload.responder is None:
-                return None  # the hub's own refusal; only the hub writes to the status queue
-            signer = payload.responder.id
-        entry = self.directory.by_id.get(signer)
-        if entry is None:
-            return f"signed by {signer}, who is not in the agency directory"
-        if not verify(payload, entry.verify_key):
-            return f"the signature of {signer} does not verify"
-        return None
+        return verified.signed, verified.stamp
 
     async def _discard(self, message: AbstractIncomingMessage, event: str, detail: str) -> None:
         """Reject what cannot be trusted: it goes to the dead-letter queue, not to the agency."""
-        log.warning(
+        logs.warning(
             event,
             message_id=message.message_id,
             agency_id=self.agency_id,
@@ -324,6 +348,12 @@ class AgencyClient:
                 await channel.declare_exchange(exchange, passive=True)
             if queue is not None:
                 await channel.declare_queue(queue, passive=True)
+        except ChannelAccessRefused as exc:
+            raise AccessRefused(
+                f"the broker refused {self._user_id!r} access to {exchange or queue}: "
+                f"only {self.agency_id}'s own queues and the ingress are open to it",
+                agency_id=self.agency_id,
+            ) from exc
         except (ChannelNotFoundEntity, ChannelClosed) as exc:
             raise NotProvisioned(
                 f"{exchange or queue} does not exist: is a hub running on namespace "
@@ -356,10 +386,11 @@ class AgencyClient:
             )
         message = Message(
             body,
-            content_type="application/json",
+            content_type=JWS_CONTENT_TYPE,
             message_id=message_id,
             type=message_type,
             app_id=self.agency_id,
+            user_id=self._user_id,
             delivery_mode=DeliveryMode.PERSISTENT,
         )
         deadline = time.monotonic() + self._send_timeout_s
@@ -378,6 +409,12 @@ class AgencyClient:
                     document_id=message_id,
                     agency_id=self.agency_id,
                 ) from exc
+            except (ChannelAccessRefused, ChannelPreconditionFailed) as exc:
+                raise AccessRefused(
+                    f"the broker refused the publish as user {self._user_id!r}: {exc}",
+                    document_id=message_id,
+                    agency_id=self.agency_id,
+                ) from exc
             except DeliveryError as exc:
                 raise DocumentRefused(
                     "the broker refused it: the hub's ingress queue is full",
@@ -391,10 +428,6 @@ class AgencyClient:
                         document_id=message_id,
                         agency_id=self.agency_id,
                     ) from exc
-                log.info("send_retrying", message_id=message_id, error=repr(exc))
+                logs.info("send_retrying", message_id=message_id, error=repr(exc))
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
-
-
-def _body(model: Envelope | StatusReceipt) -> bytes:
-    return model.model_dump_json().encode()

@@ -2,6 +2,8 @@
 
     AgencyClientError
     ├── BrokerUnavailable       RabbitMQ cannot be reached, or stayed away longer than the timeout
+    ├── AccessRefused           the broker refused this agency's user the action (wrong
+    │                           credentials, another agency's queue, a forged user_id)
     ├── NotProvisioned          the hub has not declared this namespace or this agency's queues
     ├── UnknownAgency           an agency id that the directory does not list
     ├── InvalidDocument         the document breaks the contract and was not sent
@@ -36,6 +38,10 @@ class AgencyClientError(Exception):
 
 
 class BrokerUnavailable(AgencyClientError):
+    pass
+
+
+class AccessRefused(AgencyClientError):
     pass
 
 

@@ -3,28 +3,43 @@
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
-import structlog
 from aio_pika.abc import AbstractIncomingMessage
 
+from agency_client import logs
 from agency_client.errors import BROKER_ERRORS
 from schemas.envelope import Envelope
 from schemas.receipt import StatusReceipt
+from schemas.signing import Authenticated
+from schemas.stamp import Stamp
 
-log = structlog.get_logger("agency_client")
-
-Payload = TypeVar("Payload", bound=Envelope | StatusReceipt)
+Payload = TypeVar("Payload", Envelope, StatusReceipt)
 
 
 class Incoming(Generic[Payload]):
     def __init__(
         self,
-        payload: Payload,
+        signed: Authenticated[Payload],
+        stamp: Stamp,
         message: AbstractIncomingMessage,
         on_handled: Callable[[str], None],
     ) -> None:
-        self.payload: Payload = payload
+        self.signed: Authenticated[Payload] = signed
+        """The payload with the exact bytes it came in, and who signed it."""
+        self.stamp = stamp
+        """The hub's routing stamp: when and by which hub it was routed."""
         self._message = message
         self._on_handled = on_handled
+
+    @property
+    def payload(self) -> Payload:
+        payload: Payload = self.signed.model
+        return payload
+
+    @property
+    def headers(self) -> dict[str, object]:
+        """The AMQP headers it came with, the hub's stamp among them: with ``signed.body``, the
+        message exactly as received, to archive."""
+        return dict(self._message.headers)
 
     @property
     def redelivered(self) -> bool:
@@ -48,7 +63,7 @@ class Incoming(Generic[Payload]):
 
 
 class Delivery(Incoming[Envelope]):
-    """A document addressed to this agency, its signature verified."""
+    """A document addressed to this agency: its sender's signature and the hub's stamp verified."""
 
     @property
     def envelope(self) -> Envelope:
@@ -56,7 +71,8 @@ class Delivery(Incoming[Envelope]):
 
 
 class StatusUpdate(Incoming[StatusReceipt]):
-    """A status receipt about a document this agency sent."""
+    """A status receipt about a document this agency sent, or the hub's refusal of one of its
+    inputs: its signer's signature and the hub's stamp verified."""
 
     @property
     def receipt(self) -> StatusReceipt:
@@ -68,4 +84,4 @@ async def _settle(settling: Awaitable[None], message_id: str) -> None:
         await settling
     except BROKER_ERRORS as exc:
         # The channel is gone: the broker redelivers, and the id is marked handled.
-        log.warning("settle_lost", message_id=message_id, error=repr(exc))
+        logs.warning("settle_lost", message_id=message_id, error=repr(exc))

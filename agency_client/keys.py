@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from agency_client.errors import AgencyClientError
-from schemas.signing import public_key_to_text
+from schemas.keys import public_key_to_text
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,9 @@ from types import TracebackType
 from typing import Generic, TypeVar
 
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
+from aiormq.exceptions import ChannelAccessRefused
 
-from agency_client.errors import BROKER_ERRORS, CLOSE_TIMEOUT_S
+from agency_client.errors import BROKER_ERRORS, CLOSE_TIMEOUT_S, AccessRefused
 
 Item = TypeVar("Item")
 
@@ -75,4 +76,10 @@ class Subscription(Generic[Item]):
         async def on_message(message: AbstractIncomingMessage) -> None:
             self._buffer.put_nowait(message)
 
-        self._consumer_tag = await self._queue.consume(on_message)
+        try:
+            self._consumer_tag = await self._queue.consume(on_message)
+        except ChannelAccessRefused as exc:
+            raise AccessRefused(
+                f"the broker refused consuming {self._queue.name}: an agency's broker user may "
+                "read only its own inbox and status queue"
+            ) from exc

@@ -41,12 +41,17 @@ from schemas import (
     PromulgationInfo,
     Signer,
 )
+from schemas.directory import HubEntry
+from schemas.keys import public_key_to_text
 from schemas.naming import DOCUMENT_MESSAGE_TYPE, DOCUMENT_ROUTING_KEY
-from schemas.signing import sign
+from schemas.signing import sign_document
+from schemas.urls import broker_user
 
 SENDER = Organ(id="000.00.00.G12", name="Bộ Nội vụ")
 RECIPIENT = Organ(id="000.00.00.H29", name="Ủy ban nhân dân thành phố Hà Nội")
 WINDOW = 512
+HUB_KEY = Ed25519PrivateKey.generate()
+CONSUME_TIMEOUT_S = 300.0
 
 
 def signed_bodies(count: int, key: Ed25519PrivateKey) -> list[tuple[str, bytes]]:
@@ -61,13 +66,16 @@ def signed_bodies(count: int, key: Ed25519PrivateKey) -> list[tuple[str, bytes]]
             promulgation=PromulgationInfo(place="Hà Nội", date=dt.date.today()),
             signer=Signer(function="Chánh Văn phòng", full_name="Nguyễn Văn A"),
         )
-        signed = sign(envelope, key)
-        bodies.append((str(signed.id), signed.model_dump_json().encode()))
+        bodies.append((str(envelope.id), sign_document(envelope, key).body))
     return bodies
 
 
 async def produce(
-    channel: AbstractChannel, exchange_name: str, routing_key: str, bodies: list[tuple[str, bytes]]
+    channel: AbstractChannel,
+    exchange_name: str,
+    routing_key: str,
+    bodies: list[tuple[str, bytes]],
+    user_id: str,
 ) -> None:
     exchange = (
         channel.default_exchange
@@ -84,6 +92,7 @@ async def produce(
                         message_id=message_id,
                         type=DOCUMENT_MESSAGE_TYPE,
                         app_id=SENDER.id,
+                        user_id=user_id,
                         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                     ),
                     routing_key,
@@ -107,8 +116,15 @@ async def consume(channel: AbstractChannel, queue_name: str, expected: int) -> N
             done.set()
 
     tag = await queue.consume(on_message)
-    await done.wait()
-    await queue.cancel(tag)
+    try:
+        await asyncio.wait_for(done.wait(), CONSUME_TIMEOUT_S)
+    except TimeoutError:
+        raise SystemExit(
+            f"{queue_name}: {seen} of {expected} documents within {CONSUME_TIMEOUT_S:.0f} s; "
+            "the others were refused (see the dead-letter queue) or are stuck"
+        ) from None
+    finally:
+        await queue.cancel(tag)
 
 
 async def timed(
@@ -118,6 +134,7 @@ async def timed(
     exchange: str,
     routing_key: str,
     out_queue: str,
+    user_id: str,
 ) -> float:
     """Documents per second from the first publish to the last document consumed."""
     producer = await connection.channel(publisher_confirms=True)
@@ -126,7 +143,7 @@ async def timed(
     await start(producer)
     began = time.perf_counter()
     consuming = asyncio.create_task(consume(consumer, out_queue, len(bodies)))
-    await produce(producer, exchange, routing_key, bodies)
+    await produce(producer, exchange, routing_key, bodies, user_id)
     await consuming
     elapsed = time.perf_counter() - began
     await producer.close()
@@ -166,7 +183,9 @@ async def plain_round(amqp_url: str, bodies: list[tuple[str, bytes]]) -> float:
             tags.append(await relay_queue.consume(forward))
 
         try:
-            return await timed(connection, start, bodies, "", f"{name}.in", f"{name}.out")
+            return await timed(
+                connection, start, bodies, "", f"{name}.in", f"{name}.out", broker_user(amqp_url)
+            )
         finally:
             for tag in tags:
                 await relay_queue.cancel(tag)
@@ -189,10 +208,11 @@ async def hub_round(
         throughput_interval_s=3600,
         log_level="warning",
         workers=workers,
+        trusted_users=(broker_user(amqp_url),),
         _env_file=None,
     )
     registry = Registry(directory)
-    hub = Hub(settings, registry, connection_name="bench hub")
+    hub = Hub(settings, registry, HUB_KEY, connection_name="bench hub")
     connection = await aio_pika.connect(amqp_url)
     async with connection:
 
@@ -207,6 +227,7 @@ async def hub_round(
                 hub.names.ingress_exchange,
                 DOCUMENT_ROUTING_KEY,
                 hub.names.inbox_queue(RECIPIENT.id),
+                broker_user(amqp_url),
             )
         finally:
             await hub.stop()
@@ -215,6 +236,7 @@ async def hub_round(
 
 def directory_for(key: Ed25519PrivateKey) -> AgencyDirectory:
     return AgencyDirectory(
+        hub=HubEntry(public_key=public_key_to_text(HUB_KEY.public_key())),
         agencies=[
             AgencyEntry.for_key(SENDER.id, SENDER.name, AgencyKind.MINISTRY, key.public_key()),
             AgencyEntry.for_key(
@@ -223,7 +245,7 @@ def directory_for(key: Ed25519PrivateKey) -> AgencyDirectory:
                 AgencyKind.PROVINCE,
                 Ed25519PrivateKey.generate().public_key(),
             ),
-        ]
+        ],
     )
 
 

@@ -73,7 +73,7 @@ def keygen(
     if registry is not None and not name:
         raise typer.BadParameter("--registry needs --name")
     directory = (
-        _load_directory(registry)
+        _load_directory(registry, require_agencies=False)
         if registry is not None and registry.exists()
         else AgencyDirectory(agencies=[])
     )
@@ -93,7 +93,7 @@ def keygen(
     entry = AgencyEntry(id=agency_id, name=name, kind=kind, public_key=files.public_text)
     kept = [existing for existing in directory.agencies if existing.id != agency_id]
     try:
-        updated = AgencyDirectory(agencies=[*kept, entry])
+        updated = AgencyDirectory(hub=directory.hub, agencies=[*kept, entry])
     except ValidationError as exc:
         raise typer.BadParameter(describe_validation_error(exc)) from exc
     registry.write_text(updated.to_toml(), encoding="utf-8")
@@ -170,21 +170,32 @@ async def _send(client: AgencyClient, envelope: Envelope, wait_s: float | None) 
     beyond 01: 0 then, 4 if the hub refused the document, 3 on timeout."""
     async with client:
         sent = await client.send(envelope)
-        _print_json({"event": "sent", "document_id": str(sent.id), "to": sent.recipient_ids})
+        _print_json(
+            {
+                "event": "sent",
+                "document_id": str(envelope.id),
+                "to": envelope.recipient_ids,
+                "sha256": sent.sha256,
+            }
+        )
         if wait_s is None:
             return 0
-        waiting = set(sent.recipient_ids)
+        waiting = set(envelope.recipient_ids)
         try:
             async with asyncio.timeout(wait_s), client.statuses() as updates:
                 async for update in updates:
                     receipt = update.receipt
-                    if receipt.document.id != sent.id:
+                    if receipt.refused is not None:
+                        if receipt.refused.sha256 != sent.sha256:
+                            continue  # the refusal of something else: left for later
+                        await update.ack()
+                        _print_json(_receipt_fields(receipt))
+                        return REFUSED_BY_HUB
+                    if receipt.document is None or receipt.document.id != envelope.id:
                         continue  # about another document: left in the queue for later
                     await update.ack()
                     _print_json(_receipt_fields(receipt))
-                    if receipt.responder is None:
-                        return REFUSED_BY_HUB
-                    if receipt.code is not StatusCode.ARRIVED:
+                    if receipt.responder is not None and receipt.code is not StatusCode.ARRIVED:
                         waiting.discard(receipt.responder.id)
                     if not waiting:
                         return 0
@@ -240,6 +251,7 @@ async def _listen(
                     "subject": envelope.subject,
                     "attachments": [a.name for a in envelope.attachments],
                     "signature": "verified",
+                    "routed_at": delivery.stamp.routed_at.isoformat(),
                 }
             )
             for code in codes:
@@ -278,14 +290,15 @@ def _client(settings: AgencySettings) -> AgencyClient:
             _load_directory(settings.registry),
             amqp_url=settings.amqp_url,
             namespace=settings.namespace,
+            state_path=settings.agency_state,
         )
     except AgencyClientError as exc:
         raise typer.BadParameter(str(exc)) from exc
 
 
-def _load_directory(path: Path) -> AgencyDirectory:
+def _load_directory(path: Path, *, require_agencies: bool = True) -> AgencyDirectory:
     try:
-        return load_registry(path).directory
+        return load_registry(path, require_agencies=require_agencies).directory
     except RegistryError as exc:
         raise typer.BadParameter(str(exc)) from exc
 
@@ -306,12 +319,13 @@ def _run(work: Coroutine[Any, Any, int]) -> int:
 def _receipt_fields(receipt: StatusReceipt) -> dict[str, object]:
     return {
         "event": "status",
-        "document_id": str(receipt.document.id),
+        "document_id": str(receipt.document.id) if receipt.document else None,
         "from": receipt.responder.id if receipt.responder else "hub",
         "code": receipt.code.value,
         "meaning": receipt.code.name.lower(),
         "reason": receipt.reason.value if receipt.reason else None,
         "description": receipt.description,
+        "refused_sha256": receipt.refused.sha256 if receipt.refused else None,
     }
 
 

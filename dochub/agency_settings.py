@@ -18,5 +18,7 @@ class AgencySettings(BaseSettings):
     agency_id: str = Field(pattern=AGENCY_ID_PATTERN)
     agency_key: Path
     registry: Path = Path("agencies.toml")
+    agency_state: Path | None = None
+    """A SQLite file that remembers the documents and receipts handled, across restarts."""
     log_format: LogFormat = "auto"
     log_level: LogLevel = "info"

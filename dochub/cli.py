@@ -10,6 +10,7 @@ import typer
 from dochub import __version__
 from dochub.agency_commands import app as agency_app
 from dochub.hub_commands import app as hub_app
+from dochub.provision_commands import provision
 from dochub.replay_commands import simulate, stats
 
 app = typer.Typer(
@@ -22,6 +23,7 @@ app.add_typer(hub_app, name="hub")
 app.add_typer(agency_app, name="agency")
 app.command("simulate")(simulate)
 app.command("stats")(stats)
+app.command("provision")(provision)
 
 
 def _print_version(value: bool) -> None:

@@ -1,4 +1,4 @@
-"""``dochub hub ...``: run the hub."""
+"""``dochub hub ...``: make the hub's key, run the hub."""
 
 import asyncio
 import signal
@@ -8,15 +8,53 @@ from typing import Annotated
 import structlog
 import typer
 
+from agency_client import AgencyClientError, load_signing_key, write_key_pair
 from dochub.logging import configure_logging
 from dochub.settings_io import settings_from
-from hub.errors import HubError
+from hub.errors import ConfigurationError, HubError, RegistryError
 from hub.registry import load_registry
 from hub.service import Hub
 from hub.settings import HubSettings
+from schemas.directory import AgencyDirectory, HubEntry
 
-app = typer.Typer(help="Run the hub.", no_args_is_help=True)
+app = typer.Typer(help="Make the hub's key; run the hub.", no_args_is_help=True)
 log = structlog.get_logger("dochub")
+
+
+@app.command("keygen")
+def keygen(
+    registry: Annotated[
+        Path, typer.Option(help="The agency directory to add the hub's public key to")
+    ] = Path("agencies.toml"),
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the key files")] = Path("keys"),
+    name: Annotated[str, typer.Option(help="The hub's name in the directory")] = "DocHub",
+    force: Annotated[bool, typer.Option(help="Replace an existing hub key")] = False,
+) -> None:
+    """Generate the hub's Ed25519 key pair (hub.key, hub.pub) and list its public key in the
+    directory's [hub] table. The hub signs its stamps and refusals with it; agencies check them
+    against the directory."""
+    try:
+        directory = (
+            load_registry(registry, require_agencies=False).directory
+            if registry.exists()
+            else AgencyDirectory()
+        )
+    except RegistryError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    if not force and (out_dir / "hub.key").exists():
+        raise typer.BadParameter(
+            f"a hub key exists already in {out_dir}; pass --force to replace it (agencies must "
+            "then get the new directory)"
+        )
+    try:
+        files = write_key_pair(out_dir, "hub", overwrite=True)
+    except (AgencyClientError, OSError) as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    updated = directory.model_copy(
+        update={"hub": HubEntry(name=name, public_key=files.public_text)}
+    )
+    registry.write_text(updated.to_toml(), encoding="utf-8")
+    print(f"hub key: {files.private}\nregistered in {registry}")
 
 
 @app.command("run")
@@ -30,6 +68,16 @@ def run(
     ] = None,
     registry: Annotated[
         Path | None, typer.Option(help="Agency registry, TOML [env DOCHUB_REGISTRY]")
+    ] = None,
+    hub_key: Annotated[
+        Path | None, typer.Option(help="The hub's private key, PEM [env DOCHUB_HUB_KEY]")
+    ] = None,
+    trusted_users: Annotated[
+        str | None,
+        typer.Option(
+            help="Broker users that may publish for any agency, comma-separated "
+            "[env DOCHUB_TRUSTED_USERS]"
+        ),
     ] = None,
     workers: Annotated[
         int | None, typer.Option(help="Competing consumers on the ingress [env DOCHUB_WORKERS]")
@@ -67,6 +115,8 @@ def run(
         namespace=namespace,
         ledger_url=ledger_url,
         registry=registry,
+        hub_key=hub_key,
+        trusted_users=trusted_users,
         workers=workers,
         prefetch=prefetch,
         batch_max=batch_max,
@@ -85,12 +135,16 @@ def run(
 
 async def _run(settings: HubSettings) -> None:
     registry = load_registry(settings.registry)
+    try:
+        key = load_signing_key(settings.hub_key)
+    except AgencyClientError as exc:
+        raise ConfigurationError(f"{exc} (the hub's key: `dochub hub keygen` makes one)") from exc
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     failure: BaseException | None = None
-    async with Hub(settings, registry) as hub:
+    async with Hub(settings, registry, key) as hub:
         stopping = asyncio.create_task(stop.wait())
         failing = asyncio.create_task(hub.wait())
         done, _ = await asyncio.wait({stopping, failing}, return_when=asyncio.FIRST_COMPLETED)

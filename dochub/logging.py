@@ -1,6 +1,7 @@
 """Logging, set up once by the CLI: structlog, JSON when not on a TTY, readable on a TTY.
 
-The standard library's loggers (aio-pika's reconnects, for one) go through the same renderer.
+The standard library's loggers (aio-pika's reconnects, ``agency_client``'s events) go through the
+same renderer.
 """
 
 import logging
@@ -39,10 +40,16 @@ def configure_logging(
     handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            foreign_pre_chain=[
+                structlog.stdlib.add_logger_name,
+                structlog.stdlib.ExtraAdder(),  # agency_client's fields ride in `extra`
+                *shared,
+            ],
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
     )
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(max(level_number, logging.WARNING))
+    # The client library logs its events through the standard library: shown at the CLI's level.
+    logging.getLogger("agency_client").setLevel(level_number)

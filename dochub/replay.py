@@ -23,9 +23,10 @@ from hub.service import Hub
 from hub.settings import HubSettings
 from hub.sqlite_ledger import sqlite_path
 from hub.topology import Topology
+from schemas.urls import broker_user
 from simulator.figures import FigureResult, check_scale, evaluate_figures
 from simulator.fleet import FleetConfig, FleetProgress, FleetResult
-from simulator.identities import simulation_directory
+from simulator.identities import SIMULATED_HUB, simulation_directory, simulation_key
 from simulator.scaling import scale_months
 from simulator.scenario import Scenario, ScenarioError, load_scenario
 
@@ -103,7 +104,10 @@ class ReplayOutcome:
                 f"receipts: ledger {totals.receipts}, planned {fleet.receipts_expected}, "
                 f"read by senders {fleet.receipts_received}",
             ),
-            (totals.relayed == totals.receipts, f"{totals.receipts - totals.relayed} not relayed"),
+            (
+                totals.relayed == totals.receipt_messages,
+                f"{totals.receipt_messages - totals.relayed} not relayed",
+            ),
         ]
         problems += [message for holds, message in checks if not holds]
         measured = {row.period: row.documents for row in by_period(self.days, Period.MONTH)}
@@ -185,12 +189,18 @@ async def _with_embedded_hub(
     settings = HubSettings(
         amqp_url=options.amqp_url,
         namespace=config.namespace,
+        trusted_users=(broker_user(options.amqp_url),),
         ledger_url=options.ledger_url,
         workers=options.workers,
         stats_utc_offset_hours=scenario.utc_offset_hours,
         _env_file=None,
     )
-    hub = Hub(settings, registry, connection_name=f"dochub-simulate {config.run_id} hub")
+    hub = Hub(
+        settings,
+        registry,
+        simulation_key(seed, SIMULATED_HUB),
+        connection_name=f"dochub-simulate {config.run_id} hub",
+    )
     try:
         async with hub:
             fleet = await _run_fleet_process(config, on_progress)
@@ -226,7 +236,9 @@ async def _settled(ledger: Ledger) -> Totals:
     """The ledger's totals once nothing is in flight (or after a timeout, as they are)."""
     deadline = time.monotonic() + _SETTLE_TIMEOUT_S
     totals = await ledger.totals()
-    while (totals.in_flight or totals.relayed < totals.receipts) and time.monotonic() < deadline:
+    while (
+        totals.in_flight or totals.relayed < totals.receipt_messages
+    ) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
         totals = await ledger.totals()
     return totals

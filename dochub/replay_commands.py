@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -25,7 +26,7 @@ from hub.periods import DayCounts, Period, by_period, year_earlier
 from hub.settings import HubSettings
 from hub.sqlite_ledger import sqlite_path
 from simulator.fleet import FleetProgress
-from simulator.identities import simulation_directory
+from simulator.identities import SIMULATED_HUB, simulation_directory, simulation_key
 from simulator.scenario import ScenarioError, load_scenario
 
 out = Console(width=None if sys.stdout.isatty() else 120)
@@ -155,9 +156,21 @@ def _export_registry(scenario_name: str, seed: int | None, path: Path) -> None:
         scenario = load_scenario(scenario_name)
     except ScenarioError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    directory = simulation_directory(scenario, seed if seed is not None else scenario.seed)
+    seed = seed if seed is not None else scenario.seed
+    directory = simulation_directory(scenario, seed)
+    key_path = path.with_suffix(".hub.key")
+    pem = simulation_key(seed, SIMULATED_HUB).private_bytes(
+        Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
+    )
     path.write_text(directory.to_toml(), encoding="utf-8")
-    out.print(f"wrote {len(directory.agencies)} simulated agencies to {path}", highlight=False)
+    key_path.write_bytes(pem)
+    key_path.chmod(0o600)
+    out.print(
+        f"wrote {len(directory.agencies)} simulated agencies to {path}, and the simulated hub's "
+        f"key to {key_path} (give the hub --registry {path} --hub-key {key_path} "
+        "--trusted-users with the replay's broker user)",
+        highlight=False,
+    )
 
 
 def stats(

@@ -27,10 +27,13 @@ from schemas import (
     DocumentCode,
     DocumentType,
     Envelope,
+    HubEntry,
     PromulgationInfo,
     Signer,
     StatusCode,
+    public_key_to_text,
 )
+from schemas.urls import broker_user
 
 MINISTRY = "000.00.00.G12"
 PROVINCE = "000.00.00.H29"
@@ -39,7 +42,9 @@ PROVINCE = "000.00.00.H29"
 async def main(amqp_url: str) -> None:
     configure_logging("console", "warning")
     keys = {MINISTRY: Ed25519PrivateKey.generate(), PROVINCE: Ed25519PrivateKey.generate()}
+    hub_key = Ed25519PrivateKey.generate()
     directory = AgencyDirectory(
+        hub=HubEntry(public_key=public_key_to_text(hub_key.public_key())),
         agencies=[
             AgencyEntry.for_key(
                 MINISTRY, "Bộ Nội vụ", AgencyKind.MINISTRY, keys[MINISTRY].public_key()
@@ -50,7 +55,7 @@ async def main(amqp_url: str) -> None:
                 AgencyKind.PROVINCE,
                 keys[PROVINCE].public_key(),
             ),
-        ]
+        ],
     )
     namespace = f"example-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory() as folder:
@@ -58,9 +63,10 @@ async def main(amqp_url: str) -> None:
             amqp_url=amqp_url,
             namespace=namespace,
             ledger_url=f"sqlite:///{Path(folder) / 'ledger.db'}",
+            trusted_users=(broker_user(amqp_url),),  # no `dochub provision` in this example
             _env_file=None,
         )
-        hub = Hub(settings, Registry(directory))
+        hub = Hub(settings, Registry(directory), hub_key)
         try:
             async with hub:
                 await exchange(amqp_url, namespace, directory, keys)
@@ -94,10 +100,10 @@ async def exchange(
                 signer=Signer(function="Thứ trưởng", full_name="Nguyễn Văn A"),
             )
         )
-        print(f"sent {sent.id} ({sent.code}), confirmed by the broker")
+        print(f"sent {sent.model.id} ({sent.model.code}), confirmed by the broker")
 
         async with province.inbox() as inbox:
-            delivery = await anext(inbox)  # signature already verified against the directory
+            delivery = await anext(inbox)  # the hub's stamp and the signature already verified
             print(f"{PROVINCE} received {delivery.envelope.code}: {delivery.envelope.subject}")
             for code in (StatusCode.ARRIVED, StatusCode.ACCEPTED):
                 await province.send_status(delivery.envelope, code)

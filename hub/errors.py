@@ -5,6 +5,7 @@
     │   └── RegistryError       the agency registry file is missing or invalid
     ├── LedgerError             the ledger cannot be opened or written
     └── BrokerError             RabbitMQ is unreachable or refused the topology
+        └── ManagementError     RabbitMQ's management HTTP API is unreachable or refused a call
 
 Each carries ``document_id`` and ``agency_id`` where they are known.
 """
@@ -32,4 +33,8 @@ class LedgerError(HubError):
 
 
 class BrokerError(HubError):
+    pass
+
+
+class ManagementError(BrokerError):
     pass

@@ -1,32 +1,30 @@
 """Step 1 of the router: check one ingress message, with no I/O.
 
-A message is accepted only if it is a well-formed envelope or status receipt, within the size
-limit, signed by the key registered for the agency it claims to come from, and (for a document)
-addressed only to registered agencies. Everything else becomes a ``Refusal`` naming its reason.
-Checks that need the ledger (an id reused, a receipt about an unknown document) happen there.
+A message is accepted only if it is a JWS within the size limit, signed by the registered key of
+the agency it claims to come from (``schemas.signing.authenticate``), published by that agency's
+broker user (or a user the hub trusts to publish for any agency), and (for a document) addressed
+only to registered agencies. Everything else becomes a ``Refusal`` naming its reason. Checks that
+need the ledger (an id reused, a receipt about an unknown document) happen there.
 
-Who hears of a refused document (``Refusal.notify``, a status 02): the registered agency whose key
-signed it, when the signature verifies (for a spoofed sender, the signer, not the agency it posed
-as); otherwise, as a best effort, the registered sender the document claims. Nobody hears of a
-refused receipt, nor of bytes that are not JSON.
+Who hears of a refused document (``Refusal.notify``, a status 02): only the registered agency whose
+key verified the signature, the one agency that provably sent it. Input that no registered key
+authenticated tells nobody anything; nor does a refused receipt, nor a message published by
+another broker user than its signer's (it may be a replay of someone else's bytes).
 """
 
 import hashlib
-import json
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
-
-from pydantic import ValidationError
 
 from hub.registry import Registry
 from schemas import limits
-from schemas.canonical import canonical_bytes
-from schemas.contract import describe_validation_error
 from schemas.envelope import DocumentReference, Envelope
-from schemas.naming import DOCUMENT_ROUTING_KEY, STATUS_ROUTING_KEY
+from schemas.naming import DOCUMENT_ROUTING_KEY, STATUS_ROUTING_KEY, Names
 from schemas.receipt import StatusReceipt
 from schemas.rejection import RejectionReason
-from schemas.signing import verify
+from schemas.signing import Authenticated, NotAuthentic, authenticate
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,12 +32,17 @@ class DocumentInput:
     input_key: str
     envelope: Envelope
     content_hash: str
+    """sha256 of the signed payload: the same document resent has the same."""
+    body: bytes
+    """The sender's JWS, which the hub forwards byte for byte."""
 
 
 @dataclass(frozen=True, slots=True)
 class ReceiptInput:
     input_key: str
     receipt: StatusReceipt
+    content_hash: str
+    body: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,139 +52,134 @@ class Refusal:
     kind: str
     reason: RejectionReason
     detail: str
-    notify: DocumentReference | None = None
-    """The document to send a status 02 about, to its sender, when that sender is registered."""
+    notify: str | None = None
+    """The agency to send a status 02 to: the one whose registered key signed the input."""
+    document: DocumentReference | None = None
+    """The document the input claims to be, when it could be read."""
 
 
 Verdict = DocumentInput | ReceiptInput | Refusal
+
+
+@dataclass(frozen=True, slots=True)
+class Publishers:
+    """Which broker user may publish for which agency."""
+
+    names: Names
+    trusted_users: Collection[str] = ()
+    """Users that may publish for any agency (a simulator's fleet, a local trial as guest)."""
+
+    def problem(self, user_id: str | None, agency_id: str) -> str | None:
+        if user_id is not None and user_id in self.trusted_users:
+            return None
+        expected = self.names.agency_user(agency_id)
+        if user_id == expected:
+            return None
+        if user_id is None:
+            return f"no user_id: {agency_id} publishes as broker user {expected}"
+        return f"published by broker user {user_id!r}, not {expected!r} of {agency_id}"
 
 
 def input_key(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def inspect(routing_key: str, body: bytes, registry: Registry, max_bytes: int) -> Verdict:
+def inspect(
+    routing_key: str,
+    body: bytes,
+    user_id: str | None,
+    registry: Registry,
+    publishers: Publishers,
+    max_bytes: int,
+) -> Verdict:
     key = input_key(body)
     if routing_key not in (DOCUMENT_ROUTING_KEY, STATUS_ROUTING_KEY):
         return Refusal(
             key, routing_key, RejectionReason.UNKNOWN_KIND, f"routing key {routing_key!r}"
         )
     if len(body) > max_bytes:
-        return _oversize(key, routing_key, body, registry, max_bytes)
+        return _oversize(key, routing_key, body, user_id, registry, publishers, max_bytes)
     if routing_key == DOCUMENT_ROUTING_KEY:
-        return _inspect_document(key, body, registry)
-    return _inspect_receipt(key, body, registry)
+        return _inspect_document(key, body, user_id, registry, publishers)
+    return _inspect_receipt(key, body, user_id, registry, publishers)
 
 
 def _oversize(
-    key: str, routing_key: str, body: bytes, registry: Registry, max_bytes: int
+    key: str,
+    routing_key: str,
+    body: bytes,
+    user_id: str | None,
+    registry: Registry,
+    publishers: Publishers,
+    max_bytes: int,
 ) -> Refusal:
     """A message over the hub's limit. A document still within the contract's limit is read, so
-    that its sender hears why it was refused (its ``send()`` succeeded: the client only knows the
+    that its signer hears why it was refused (its ``send()`` succeeded: the client only knows the
     contract's limit, not this hub's)."""
-    notify = None
+    notify = document = None
     if routing_key == DOCUMENT_ROUTING_KEY and len(body) <= limits.MAX_MESSAGE_BYTES:
-        verdict = _inspect_document(key, body, registry)
+        verdict = _inspect_document(key, body, user_id, registry, publishers)
         if isinstance(verdict, DocumentInput):
-            notify = verdict.envelope.reference()
+            notify, document = verdict.envelope.sender.id, verdict.envelope.reference()
         elif isinstance(verdict, Refusal):
-            notify = verdict.notify
+            notify, document = verdict.notify, verdict.document
     detail = f"{len(body)} bytes, more than the limit of {max_bytes}"
-    return Refusal(key, routing_key, RejectionReason.OVERSIZE, detail, notify)
+    return Refusal(key, routing_key, RejectionReason.OVERSIZE, detail, notify, document)
 
 
-def _inspect_document(key: str, body: bytes, registry: Registry) -> Verdict:
+def _inspect_document(
+    key: str, body: bytes, user_id: str | None, registry: Registry, publishers: Publishers
+) -> Verdict:
     kind = DOCUMENT_ROUTING_KEY
-    try:
-        envelope = Envelope.model_validate_json(body)
-    except ValidationError as exc:
-        reason = _parse_failure_reason(exc)
-        notify = _claimed(body, registry) if reason is not RejectionReason.MALFORMED else None
-        return Refusal(key, kind, reason, describe_validation_error(exc), notify)
-    notify = envelope.reference() if envelope.sender.id in registry else None
-    if len(envelope.trace) >= limits.MAX_TRACE_HOPS:
-        detail = f"the trace already has {len(envelope.trace)} hops, the hub cannot add its own"
-        return Refusal(key, kind, RejectionReason.SCHEMA_INVALID, detail, notify)
-    canonical = canonical_bytes(envelope)
-    refusal = _check_signer(envelope, canonical, envelope.sender.id, registry)
-    if refusal is not None:
-        reason, detail = refusal
-        if reason is RejectionReason.SENDER_MISMATCH:
-            notify = _proven_signer(envelope, canonical, registry) or notify
-        return Refusal(key, kind, reason, detail, notify)
+    opened = authenticate(body, Envelope, registry)
+    if isinstance(opened, NotAuthentic):
+        return _refusal(key, kind, opened)
+    envelope = opened.model
+    problem = publishers.problem(user_id, opened.signer)
+    if problem is not None:
+        return Refusal(
+            key, kind, RejectionReason.USER_MISMATCH, problem, None, envelope.reference()
+        )
     unknown = [agency for agency in envelope.recipient_ids if agency not in registry]
     if unknown:
         detail = f"not registered: {', '.join(unknown[:10])}"
-        return Refusal(key, kind, RejectionReason.UNKNOWN_RECIPIENT, detail, notify)
-    return DocumentInput(key, envelope, hashlib.sha256(canonical).hexdigest())
+        return Refusal(
+            key,
+            kind,
+            RejectionReason.UNKNOWN_RECIPIENT,
+            detail,
+            opened.signer,
+            envelope.reference(),
+        )
+    return DocumentInput(key, envelope, opened.payload_sha256, body)
 
 
-def _inspect_receipt(key: str, body: bytes, registry: Registry) -> Verdict:
+def _inspect_receipt(
+    key: str, body: bytes, user_id: str | None, registry: Registry, publishers: Publishers
+) -> Verdict:
     kind = STATUS_ROUTING_KEY
+    opened: Authenticated[StatusReceipt] | NotAuthentic = authenticate(
+        body, StatusReceipt, registry
+    )
+    if isinstance(opened, NotAuthentic):
+        return Refusal(key, kind, opened.reason, opened.detail)
+    problem = publishers.problem(user_id, opened.signer)
+    if problem is not None:
+        return Refusal(key, kind, RejectionReason.USER_MISMATCH, problem)
+    return ReceiptInput(key, opened.model, opened.payload_sha256, body)
+
+
+def _refusal(key: str, kind: str, failure: NotAuthentic) -> Refusal:
+    """A document that failed authentication or validation. Only a proven signer is told, about
+    the document id its input claims."""
+    document = None
+    if failure.signer is not None:
+        document = _claimed_reference(failure.claimed, failure.signer)
+    return Refusal(key, kind, failure.reason, failure.detail, failure.signer, document)
+
+
+def _claimed_reference(data: dict[str, Any] | None, signer: str) -> DocumentReference | None:
     try:
-        receipt = StatusReceipt.model_validate_json(body)
-    except ValidationError as exc:
-        return Refusal(key, kind, _parse_failure_reason(exc), describe_validation_error(exc))
-    if receipt.responder is None:
-        detail = "only the hub issues receipts without a responder"
-        return Refusal(key, kind, RejectionReason.SCHEMA_INVALID, detail)
-    refusal = _check_signer(receipt, canonical_bytes(receipt), receipt.responder.id, registry)
-    if refusal is not None:
-        return Refusal(key, kind, *refusal)
-    return ReceiptInput(key, receipt)
-
-
-def _check_signer(
-    model: Envelope | StatusReceipt, canonical: bytes, claimed: str, registry: Registry
-) -> tuple[RejectionReason, str] | None:
-    entry = registry.get(claimed)
-    if entry is None:
-        return RejectionReason.UNKNOWN_SENDER, f"{claimed} is not registered"
-    if model.signature is None:
-        return RejectionReason.UNSIGNED, f"no signature from {claimed}"
-    owner = registry.owner_of_key(model.signature.key_id)
-    if owner is None or owner.id != claimed:
-        signer = owner.id if owner is not None else "an unregistered key"
-        return RejectionReason.SENDER_MISMATCH, f"claims {claimed} but is signed by {signer}"
-    if not verify(model, entry.verify_key, canonical):
-        return RejectionReason.BAD_SIGNATURE, f"the signature of {claimed} does not verify"
-    return None
-
-
-def _proven_signer(
-    envelope: Envelope, canonical: bytes, registry: Registry
-) -> DocumentReference | None:
-    """For a spoofed sender: the registered agency whose key really signed the envelope. It is
-    the one to hear of the refusal; the agency it posed as sent nothing and is not told."""
-    assert envelope.signature is not None  # a spoofed sender is only found on a signed envelope
-    owner = registry.owner_of_key(envelope.signature.key_id)
-    if owner is None or not verify(envelope, owner.verify_key, canonical):
+        return DocumentReference(id=UUID(str(data["id"])), sender=signer) if data else None
+    except (ValueError, TypeError, KeyError):
         return None
-    return envelope.reference().model_copy(update={"sender": owner.id})
-
-
-def _parse_failure_reason(exc: ValidationError) -> RejectionReason:
-    errors = exc.errors(include_url=False)
-    if any(error["type"] == "json_invalid" for error in errors):
-        return RejectionReason.MALFORMED
-    if any(
-        error["loc"][:1] == ("schema_version",) and error["type"] == "literal_error"
-        for error in errors
-    ):
-        return RejectionReason.UNSUPPORTED_VERSION
-    return RejectionReason.SCHEMA_INVALID
-
-
-def _claimed(body: bytes, registry: Registry) -> DocumentReference | None:
-    """Best effort, for a JSON document that failed validation: the id and registered sender it
-    claims, so that the sender hears of the refusal. Unauthenticated: the signature could not be
-    checked on an invalid envelope."""
-    try:
-        data = json.loads(body)
-        document_id = UUID(str(data["id"]))
-        sender = str(data["sender"]["id"])
-    except (ValueError, TypeError, KeyError, RecursionError):
-        return None
-    if sender not in registry:
-        return None
-    return DocumentReference(id=document_id, sender=sender)

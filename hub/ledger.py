@@ -36,17 +36,18 @@ class Admitted:
 
 
 StepKey = tuple[str, str, str]
-"""A lifecycle step: document id, responding agency, status code. Each is recorded once."""
+"""A lifecycle step: document id, responding agency, status code. Each is counted once."""
 
 
 @dataclass(frozen=True, slots=True)
 class Completion:
     documents: Sequence[UUID] = ()
-    steps: Sequence[StepKey] = ()
+    receipts: Sequence[str] = ()
+    """Ids of the receipts relayed."""
     refusals: Sequence[str] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.documents or self.steps or self.refusals)
+        return bool(self.documents or self.receipts or self.refusals)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,9 @@ class Totals:
     recipients_sum: int
     deliveries: int
     receipts: int
+    """Lifecycle steps: one per (document, responder, code)."""
+    receipt_messages: int
+    """Distinct receipts (by id), each relayed once; at least one per step."""
     relayed: int
     rejected: int
     dead_lettered: int
@@ -96,7 +100,8 @@ class Totals:
                 "per-reason refusals differ from the total",
                 sum(self.rejected_by_reason.values()) == self.rejected,
             ),
-            ("relayed exceeds receipts", self.relayed <= self.receipts),
+            ("steps exceed receipts", self.receipts <= self.receipt_messages),
+            ("relayed exceeds receipts", self.relayed <= self.receipt_messages),
             ("dead-lettered exceeds refusals", self.dead_lettered <= self.rejected),
         ]
         return [name for name, holds in checks if not holds]

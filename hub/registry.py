@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
 from hub.errors import RegistryError
@@ -30,11 +31,14 @@ class Registry:
     def get(self, agency_id: str) -> AgencyEntry | None:
         return self._by_id.get(agency_id)
 
-    def owner_of_key(self, key_id: str) -> AgencyEntry | None:
-        return self._by_key_id.get(key_id)
+    def key_owner(self, kid: str) -> tuple[str, Ed25519PublicKey] | None:
+        """The agency that signs with key ``kid``. The hub's own key is not among them: nothing
+        the hub receives may be signed by it."""
+        entry = self._by_key_id.get(kid)
+        return (entry.id, entry.verify_key) if entry is not None else None
 
 
-def load_registry(path: Path) -> Registry:
+def load_registry(path: Path, *, require_agencies: bool = True) -> Registry:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -46,6 +50,6 @@ def load_registry(path: Path) -> Registry:
     except ValueError as exc:  # tomllib.TOMLDecodeError and pydantic's ValidationError
         detail = describe_validation_error(exc) if isinstance(exc, ValidationError) else str(exc)
         raise RegistryError(f"the agency registry {path} is invalid: {detail}") from exc
-    if not directory.agencies:
+    if require_agencies and not directory.agencies:
         raise RegistryError(f"the agency registry {path} lists no agencies")
     return Registry(directory)

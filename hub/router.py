@@ -2,17 +2,19 @@
 
 A worker takes what its prefetch window holds, inspects every message, records the batch in the
 ledger in one transaction, publishes (documents to their recipients, receipts to the document's
-sender, refusals to the dead-letter exchange with a status 02 to the sender), waits for the
+sender, each byte for byte with the hub's signed stamp beside it; refusals to the dead-letter
+exchange, with a status 02 signed by the hub to the agency that signed the input), waits for the
 broker's confirms, marks the ledger, and only then acks, with ``multiple=True`` when all went well.
 """
 
 import asyncio
-import datetime as dt
+import hashlib
 import time
 import uuid
 from collections.abc import Awaitable
 from contextlib import suppress
 from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 import structlog
 from aio_pika import DeliveryMode, Message
@@ -23,22 +25,31 @@ from aio_pika.abc import (
     HeadersType,
 )
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError, DeliveryError, PublishError
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hub.inspection import DocumentInput, ReceiptInput, Refusal, inspect
-from hub.ledger import Admitted, Completion, Disposition, Ledger, StepKey
+from hub.inspection import DocumentInput, Publishers, ReceiptInput, Refusal, inspect
+from hub.ledger import Admitted, Completion, Disposition, Ledger
 from hub.registry import Registry
 from hub.throughput import Counts, ThroughputMeter
 from hub.topology import Topology
-from schemas.envelope import Envelope, TraceHop
-from schemas.naming import DOCUMENT_MESSAGE_TYPE, REJECTED_MESSAGE_TYPE, STATUS_MESSAGE_TYPE
-from schemas.receipt import StatusCode, StatusReceipt
+from schemas.jws import STAMP_TYP, sign_compact
+from schemas.naming import (
+    DOCUMENT_MESSAGE_TYPE,
+    JWS_CONTENT_TYPE,
+    REJECTED_MESSAGE_TYPE,
+    STATUS_MESSAGE_TYPE,
+)
+from schemas.receipt import RefusedInput, StatusCode, StatusReceipt
 from schemas.rejection import (
     DETAIL_HEADER,
     DOCUMENT_ID_HEADER,
+    INPUT_SHA256_HEADER,
     KIND_HEADER,
     REASON_HEADER,
     SENDER_HEADER,
 )
+from schemas.signing import sign_receipt
+from schemas.stamp import STAMP_HEADER, Stamp
 
 log = structlog.get_logger("hub.router")
 
@@ -64,7 +75,8 @@ class RouterOptions:
     prefetch: int
     max_message_bytes: int
     node: str
-    """How the hub names itself in trace hops."""
+    """How the hub names itself in its stamps."""
+    publishers: Publishers
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +103,9 @@ class Router:
         ledger: Ledger,
         meter: ThroughputMeter,
         options: RouterOptions,
+        hub_key: Ed25519PrivateKey,
     ) -> None:
+        self._hub_key = hub_key
         self._topology = topology
         self._registry = registry
         self._ledger = ledger
@@ -148,7 +162,9 @@ class Router:
             inspect(
                 item.message.routing_key or "",
                 item.message.body,
+                item.message.user_id,
                 self._registry,
+                self._options.publishers,
                 self._options.max_message_bytes,
             )
             for item in batch
@@ -162,7 +178,7 @@ class Router:
                 if item.disposition is not Disposition.DONE:
                     publishing += [
                         (index, publish)
-                        for publish in self._publishes(exchanges, batch[index], item)
+                        for publish in self._publishes(exchanges, item, batch[index])
                     ]
             results = await asyncio.gather(
                 *(publish for _, publish in publishing), return_exceptions=True
@@ -192,17 +208,18 @@ class Router:
         return claimed
 
     def _publishes(
-        self, exchanges: _Exchanges, received: _Received, item: Admitted
+        self, exchanges: _Exchanges, item: Admitted, received: _Received
     ) -> list[Awaitable[object]]:
         verdict = item.verdict
-        message = received.message
         if isinstance(verdict, DocumentInput):
-            recipients = verdict.envelope.recipient_ids
-            headers: HeadersType | None = {"CC": [*recipients[1:]]} if len(recipients) > 1 else None
-            body = self._with_hub_hop(verdict.envelope)
+            envelope = verdict.envelope
+            recipients = envelope.recipient_ids
+            headers = self._stamped("document", envelope.id, verdict.body, recipients)
+            if len(recipients) > 1:
+                headers["CC"] = [*recipients[1:]]
             return [
                 exchanges.delivery.publish(
-                    _message(body, str(verdict.envelope.id), DOCUMENT_MESSAGE_TYPE, headers),
+                    _message(verdict.body, str(envelope.id), DOCUMENT_MESSAGE_TYPE, headers),
                     recipients[0],
                     mandatory=True,
                     timeout=_CONFIRM_TIMEOUT_S,
@@ -211,25 +228,40 @@ class Router:
         if isinstance(verdict, ReceiptInput):
             assert item.relay_to is not None  # the ledger names the sender of every relayed receipt
             return [
-                exchanges.status.publish(
-                    _message(message.body, str(verdict.receipt.id), STATUS_MESSAGE_TYPE),
-                    item.relay_to,
-                    mandatory=True,
-                    timeout=_CONFIRM_TIMEOUT_S,
-                )
+                self._status_publish(exchanges, verdict.receipt.id, verdict.body, item.relay_to)
             ]
-        return self._refusal_publishes(exchanges, message, verdict)
+        return self._refusal_publishes(exchanges, verdict, received.message)
+
+    def _stamped(
+        self, kind: Literal["document", "status"], id: uuid.UUID, body: bytes, to: list[str]
+    ) -> dict[str, Any]:
+        """The headers carrying the hub's signed stamp for ``body``."""
+        stamp = Stamp.now(kind, id, hashlib.sha256(body).hexdigest(), to, self._options.node)
+        return {
+            STAMP_HEADER: sign_compact(stamp.model_dump_json().encode(), self._hub_key, STAMP_TYP)
+        }
+
+    def _status_publish(
+        self, exchanges: _Exchanges, receipt_id: uuid.UUID, body: bytes, agency_id: str
+    ) -> Awaitable[object]:
+        headers = self._stamped("status", receipt_id, body, [agency_id])
+        return exchanges.status.publish(
+            _message(body, str(receipt_id), STATUS_MESSAGE_TYPE, headers),
+            agency_id,
+            mandatory=True,
+            timeout=_CONFIRM_TIMEOUT_S,
+        )
 
     def _refusal_publishes(
-        self, exchanges: _Exchanges, message: AbstractIncomingMessage, refusal: Refusal
+        self, exchanges: _Exchanges, refusal: Refusal, message: AbstractIncomingMessage
     ) -> list[Awaitable[object]]:
-        notify = refusal.notify
         headers: dict[str, str] = {
             REASON_HEADER: refusal.reason.value,
             DETAIL_HEADER: refusal.detail[:_MAX_HEADER_TEXT],
             KIND_HEADER: refusal.kind,
-            SENDER_HEADER: notify.sender if notify else "",
-            DOCUMENT_ID_HEADER: str(notify.id) if notify else "",
+            SENDER_HEADER: refusal.notify or "",
+            DOCUMENT_ID_HEADER: str(refusal.document.id) if refusal.document else "",
+            INPUT_SHA256_HEADER: refusal.input_key,
         }
         dead_letter = Message(
             message.body,
@@ -244,31 +276,19 @@ class Router:
                 dead_letter, refusal.reason.value, mandatory=True, timeout=_CONFIRM_TIMEOUT_S
             )
         ]
-        if notify is not None:
+        if refusal.notify is not None:
             receipt = StatusReceipt(
                 id=uuid.uuid5(_HUB_RECEIPT_NAMESPACE, refusal.input_key),
-                document=notify,
+                document=refusal.document,
                 responder=None,
                 code=StatusCode.REFUSED,
                 reason=refusal.reason,
+                refused=RefusedInput(sha256=refusal.input_key, kind=_refused_kind(refusal.kind)),
                 description=refusal.detail[:_MAX_HEADER_TEXT],
             )
-            publishes.append(
-                exchanges.status.publish(
-                    _message(
-                        receipt.model_dump_json().encode(), str(receipt.id), STATUS_MESSAGE_TYPE
-                    ),
-                    notify.sender,
-                    mandatory=True,
-                    timeout=_CONFIRM_TIMEOUT_S,
-                )
-            )
+            body = sign_receipt(receipt, self._hub_key).body
+            publishes.append(self._status_publish(exchanges, receipt.id, body, refusal.notify))
         return publishes
-
-    def _with_hub_hop(self, envelope: Envelope) -> bytes:
-        hop = TraceHop(node=self._options.node, at=dt.datetime.now(dt.UTC))
-        routed = envelope.model_copy(update={"trace": [*envelope.trace, hop]})
-        return routed.model_dump_json().encode()
 
     async def _on_publish_failure(
         self, channel: AbstractChannel, item: Admitted, error: BaseException
@@ -298,7 +318,7 @@ class Router:
         elif item.relay_to is not None:
             agencies = [item.relay_to]
         elif isinstance(verdict, Refusal) and verdict.notify is not None:
-            agencies = [verdict.notify.sender]
+            agencies = [verdict.notify]
         with suppress(AMQPError, ChannelInvalidStateError, ConnectionError):
             for agency in agencies:
                 await self._topology.declare_agency(channel, agency)
@@ -324,20 +344,19 @@ class Router:
                     reason=verdict.reason.value,
                     detail=verdict.detail,
                     kind=verdict.kind,
-                    document_id=str(verdict.notify.id) if verdict.notify else None,
-                    agency_id=verdict.notify.sender if verdict.notify else None,
+                    document_id=str(verdict.document.id) if verdict.document else None,
+                    agency_id=verdict.notify,
+                    input_sha256=verdict.input_key,
                 )
         now = time.monotonic()
         self._meter.record(counts, [now - item.arrived for item in batch])
 
 
-def _message(
-    body: bytes, message_id: str, message_type: str, headers: HeadersType | None = None
-) -> Message:
+def _message(body: bytes, message_id: str, message_type: str, headers: HeadersType) -> Message:
     return Message(
         body,
         headers=headers,
-        content_type="application/json",
+        content_type=JWS_CONTENT_TYPE,
         message_id=message_id,
         type=message_type,
         delivery_mode=DeliveryMode.PERSISTENT,
@@ -350,19 +369,17 @@ def _work_key(item: Admitted) -> WorkKey:
     if isinstance(verdict, DocumentInput):
         return ("document", str(verdict.envelope.id))
     if isinstance(verdict, ReceiptInput):
-        return ("step", *_step_key(verdict))
+        return ("receipt", str(verdict.receipt.id))
     return ("refusal", verdict.input_key)
 
 
-def _step_key(verdict: ReceiptInput) -> StepKey:
-    receipt = verdict.receipt
-    assert receipt.responder is not None  # inspection refuses hub-only receipts
-    return (str(receipt.document.id), receipt.responder.id, receipt.code.value)
+def _refused_kind(kind: str) -> Literal["document", "status"]:
+    return "status" if kind == "status" else "document"
 
 
 def _completion(admitted: list[Admitted], failed: set[int]) -> Completion:
     documents: list[uuid.UUID] = []
-    steps: list[StepKey] = []
+    receipts: list[str] = []
     refusals: list[str] = []
     for index, item in enumerate(admitted):
         if index in failed or item.disposition is Disposition.DONE:
@@ -371,10 +388,10 @@ def _completion(admitted: list[Admitted], failed: set[int]) -> Completion:
         if isinstance(verdict, DocumentInput):
             documents.append(verdict.envelope.id)
         elif isinstance(verdict, ReceiptInput):
-            steps.append(_step_key(verdict))
+            receipts.append(str(verdict.receipt.id))
         else:
             refusals.append(verdict.input_key)
-    return Completion(documents, steps, refusals)
+    return Completion(documents, receipts, refusals)
 
 
 async def _settle(batch: list[_Received], failed: set[int]) -> None:

@@ -10,8 +10,10 @@ import aio_pika
 import structlog
 from aio_pika.abc import AbstractRobustConnection
 from aio_pika.exceptions import AMQPError
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hub.errors import BrokerError
+from hub.errors import BrokerError, ConfigurationError
+from hub.inspection import Publishers
 from hub.ledger import Ledger, Totals
 from hub.ledger_url import open_ledger
 from hub.registry import Registry
@@ -19,6 +21,7 @@ from hub.router import Router, RouterOptions
 from hub.settings import HubSettings
 from hub.throughput import ThroughputMeter
 from hub.topology import QueuePolicy, Topology, queue_depth
+from schemas.jws import thumbprint
 from schemas.naming import Names
 from schemas.urls import redact_url
 
@@ -29,21 +32,38 @@ _CLOSE_TIMEOUT_S = 5.0
 
 
 class Hub:
-    """``async with Hub(settings, registry) as hub:`` routes until the block ends."""
+    """``async with Hub(settings, registry, hub_key) as hub:`` routes until the block ends."""
 
     def __init__(
         self,
         settings: HubSettings,
         registry: Registry,
+        hub_key: Ed25519PrivateKey,
         *,
         connection_name: str = "dochub-hub",
     ) -> None:
+        hub_entry = registry.directory.hub
+        if hub_entry is None:
+            raise ConfigurationError(
+                "the agency registry has no [hub] table with the hub's public key: "
+                "run `dochub hub keygen` to make the hub's key and add it"
+            )
+        if thumbprint(hub_key.public_key()) != hub_entry.key_id:
+            raise ConfigurationError(
+                "the hub's key is not the one the registry's [hub] table lists: agencies would "
+                "refuse everything it stamps"
+            )
         self.settings = settings
         self.registry = registry
+        self._hub_key = hub_key
         self.names = Names(settings.namespace)
         self.topology = Topology(
             self.names,
-            QueuePolicy(settings.delivery_limit, settings.ingress_max_length),
+            QueuePolicy(
+                settings.delivery_limit,
+                settings.ingress_max_length,
+                settings.agency_queue_max_length,
+            ),
         )
         self.meter = ThroughputMeter()
         self._connection_name = connection_name
@@ -99,7 +119,9 @@ class Hub:
                 prefetch=settings.prefetch,
                 max_message_bytes=settings.max_message_bytes,
                 node=f"hub:{settings.namespace}",
+                publishers=Publishers(self.names, frozenset(settings.trusted_users)),
             ),
+            self._hub_key,
         )
         for worker in range(settings.workers):
             channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
@@ -178,6 +200,7 @@ def _ledger_fields(totals: Totals) -> dict[str, int | list[str]]:
         "ledger_in_flight": totals.in_flight,
         "ledger_deliveries": totals.deliveries,
         "ledger_receipts": totals.receipts,
+        "ledger_receipt_messages": totals.receipt_messages,
         "ledger_rejected": totals.rejected,
         "ledger_imbalances": totals.imbalances(),
     }

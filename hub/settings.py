@@ -4,10 +4,10 @@ Loaded only by the CLI and passed in; the rest of the hub never reads the enviro
 """
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from schemas import limits
 from schemas.naming import NAMESPACE_PATTERN
@@ -25,6 +25,13 @@ class HubSettings(BaseSettings):
     namespace: str = Field("dochub", pattern=NAMESPACE_PATTERN)
     ledger_url: str = "sqlite:///./dochub.db"
     registry: Path = Path("agencies.toml")
+    hub_key: Path = Path("keys/hub.key")
+    """The hub's Ed25519 private key (PEM), whose public key the registry's ``[hub]`` lists; it
+    signs the hub's routing stamps and refusals. ``dochub hub keygen`` makes both."""
+    trusted_users: Annotated[tuple[str, ...], NoDecode] = ()
+    """Broker users that may publish for any agency, comma-separated: a simulator's fleet, or
+    ``guest`` for a trial without ``dochub provision``. Any other message must come from the
+    broker user of the agency that signed it."""
     log_format: LogFormat = "auto"
     log_level: LogLevel = "info"
     workers: int = Field(1, ge=1, le=64)
@@ -40,6 +47,16 @@ class HubSettings(BaseSettings):
     """How often the broker redelivers a message before dead-lettering it."""
     ingress_max_length: int = Field(1_000_000, ge=1)
     """Documents waiting in the ingress queue beyond this are refused to their senders."""
+    agency_queue_max_length: int = Field(100_000, ge=1)
+    """Messages an inbox or status queue holds; beyond that the hub's publish is refused and the
+    message is dead-lettered once its delivery limit is spent."""
     max_message_bytes: int = Field(limits.MAX_MESSAGE_BYTES, ge=1024, le=limits.MAX_MESSAGE_BYTES)
     stats_utc_offset_hours: int = Field(7, ge=-12, le=14)
     """Statistics are attributed to days in this offset from UTC; Vietnam is UTC+7."""
+
+    @field_validator("trusted_users", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(user.strip() for user in value.split(",") if user.strip())
+        return value

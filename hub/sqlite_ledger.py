@@ -2,7 +2,7 @@
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,15 @@ CREATE TABLE IF NOT EXISTS status_steps (
     relayed_at TEXT,
     PRIMARY KEY (document_id, responder, code)
 );
+CREATE TABLE IF NOT EXISTS receipts (
+    id TEXT PRIMARY KEY,
+    content_hash TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    responder TEXT NOT NULL,
+    code TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    relayed_at TEXT
+);
 CREATE TABLE IF NOT EXISTS refusals (
     input_key TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -70,6 +79,13 @@ class _KnownDocument:
     routed: bool
     recipients: set[str]
     seen_in_batch: bool
+
+
+@dataclass(slots=True)
+class _KnownReceipt:
+    content_hash: str
+    relay_to: str
+    disposition: Disposition
 
 
 def sqlite_path(ledger_url: str) -> str:
@@ -128,11 +144,12 @@ class SqliteLedger:
                         f"AND id IN ({_marks(chunk)})",
                         [now, *chunk],
                     )
-                await self._db.executemany(
-                    "UPDATE status_steps SET relayed_at = ? WHERE relayed_at IS NULL "
-                    "AND document_id = ? AND responder = ? AND code = ?",
-                    [(now, *step) for step in completion.steps],
-                )
+                for chunk in _chunks(list(completion.receipts)):
+                    await self._db.execute(
+                        f"UPDATE receipts SET relayed_at = ? WHERE relayed_at IS NULL "  # noqa: S608 - placeholders only
+                        f"AND id IN ({_marks(chunk)})",
+                        [now, *chunk],
+                    )
                 for chunk in _chunks(list(completion.refusals)):
                     await self._db.execute(
                         f"UPDATE refusals SET dead_lettered_at = ? WHERE dead_lettered_at IS NULL "  # noqa: S608 - placeholders only
@@ -153,8 +170,9 @@ class SqliteLedger:
                     "FROM documents"
                 )
                 (deliveries,) = await self._one("SELECT count(*) FROM deliveries")
-                receipts, relayed = await self._one(
-                    "SELECT count(*), count(relayed_at) FROM status_steps"
+                (receipts,) = await self._one("SELECT count(*) FROM status_steps")
+                receipt_messages, relayed = await self._one(
+                    "SELECT count(*), count(relayed_at) FROM receipts"
                 )
                 rejected, dead_lettered = await self._one(
                     "SELECT count(*), count(dead_lettered_at) FROM refusals"
@@ -165,6 +183,7 @@ class SqliteLedger:
                     recipients_sum=recipients_sum,
                     deliveries=deliveries,
                     receipts=receipts,
+                    receipt_messages=receipt_messages,
                     relayed=relayed,
                     rejected=rejected,
                     dead_lettered=dead_lettered,
@@ -199,17 +218,21 @@ class SqliteLedger:
     async def _admit(self, verdicts: Sequence[Verdict]) -> list[Admitted]:
         documents = [v for v in verdicts if isinstance(v, DocumentInput)]
         receipts = [v for v in verdicts if isinstance(v, ReceiptInput)]
+        receipt_documents = {
+            str(v.receipt.document.id) for v in receipts if v.receipt.document is not None
+        }
         known = await self._known_documents(
-            {str(v.envelope.id) for v in documents} | {str(v.receipt.document.id) for v in receipts}
+            {str(v.envelope.id) for v in documents} | receipt_documents
         )
-        receipt_documents = {str(v.receipt.document.id) for v in receipts}
         await self._load_recipients(known, receipt_documents)
         steps = await self._known_steps(receipt_documents)
+        known_receipts = await self._known_receipts({str(v.receipt.id) for v in receipts})
         refused = await self._known_refusals({v.input_key for v in verdicts})
         now = _utc_now()
         document_rows: list[tuple[Any, ...]] = []
         delivery_rows: list[tuple[Any, ...]] = []
         step_rows: list[tuple[Any, ...]] = []
+        receipt_rows: list[tuple[Any, ...]] = []
         refusal_rows: list[tuple[Any, ...]] = []
         admitted: list[Admitted] = []
 
@@ -218,8 +241,8 @@ class SqliteLedger:
             refused[refusal.input_key] = Disposition.DONE
             if earlier is not None:
                 return Admitted(refusal, earlier)
-            sender = refusal.notify.sender if refusal.notify else None
-            document_id = str(refusal.notify.id) if refusal.notify else None
+            sender = refusal.notify
+            document_id = str(refusal.document.id) if refusal.document else None
             refusal_rows.append(
                 (
                     refusal.input_key,
@@ -270,6 +293,7 @@ class SqliteLedger:
                                 DOCUMENT_ROUTING_KEY,
                                 RejectionReason.ID_CONFLICT,
                                 f"document {document_id} was accepted earlier with other content",
+                                envelope.sender.id,
                                 envelope.reference(),
                             )
                         )
@@ -280,34 +304,11 @@ class SqliteLedger:
                     existing.seen_in_batch = True
                     admitted.append(Admitted(verdict, Disposition.PENDING))
             else:
-                receipt = verdict.receipt
-                assert receipt.responder is not None  # inspection refuses hub-only receipts
-                document_id = str(receipt.document.id)
-                existing = known.get(document_id)
-                problem = _receipt_problem(receipt.responder.id, receipt.document.sender, existing)
-                if problem is not None:
-                    reason, detail = problem
-                    admitted.append(
-                        refuse(Refusal(verdict.input_key, STATUS_ROUTING_KEY, reason, detail))
+                admitted.append(
+                    self._admit_receipt(
+                        verdict, known, known_receipts, steps, step_rows, receipt_rows, refuse, now
                     )
-                    continue
-                assert existing is not None
-                step: StepKey = (document_id, receipt.responder.id, receipt.code.value)
-                if step not in steps:
-                    step_rows.append(
-                        (
-                            *step,
-                            str(receipt.id),
-                            receipt.timestamp.isoformat(),
-                            stats_day(receipt.timestamp, self._offset),
-                            now,
-                        )
-                    )
-                    steps[step] = Disposition.DONE
-                    admitted.append(Admitted(verdict, Disposition.NEW, existing.sender))
-                else:
-                    admitted.append(Admitted(verdict, steps[step], existing.sender))
-                    steps[step] = Disposition.DONE
+                )
 
         await self._db.executemany(
             "INSERT INTO documents (id, sender, content_hash, document_type, urgency, "
@@ -325,11 +326,95 @@ class SqliteLedger:
             step_rows,
         )
         await self._db.executemany(
+            "INSERT INTO receipts (id, content_hash, document_id, responder, code, recorded_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            receipt_rows,
+        )
+        await self._db.executemany(
             "INSERT INTO refusals (input_key, kind, reason, detail, sender, document_id, "
             "received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             refusal_rows,
         )
         return admitted
+
+    def _admit_receipt(
+        self,
+        verdict: ReceiptInput,
+        known: dict[str, _KnownDocument],
+        known_receipts: dict[str, _KnownReceipt],
+        steps: dict[StepKey, Disposition],
+        step_rows: list[tuple[Any, ...]],
+        receipt_rows: list[tuple[Any, ...]],
+        refuse: Callable[[Refusal], Admitted],
+        now: str,
+    ) -> Admitted:
+        """A receipt is relayed once per receipt id; its lifecycle step (document, responder,
+        code) is counted once, however many receipts report it."""
+        receipt = verdict.receipt
+        assert receipt.responder is not None  # inspection refuses hub-only receipts
+        assert receipt.document is not None  # and a receipt from an agency names its document
+        receipt_id = str(receipt.id)
+        earlier = known_receipts.get(receipt_id)
+        if earlier is not None:
+            if earlier.content_hash != verdict.content_hash:
+                detail = f"receipt {receipt_id} was recorded earlier with other content"
+                return refuse(
+                    Refusal(
+                        verdict.input_key, STATUS_ROUTING_KEY, RejectionReason.ID_CONFLICT, detail
+                    )
+                )
+            disposition = earlier.disposition
+            earlier.disposition = Disposition.DONE
+            return Admitted(verdict, disposition, earlier.relay_to)
+        document_id = str(receipt.document.id)
+        existing = known.get(document_id)
+        problem = _receipt_problem(receipt.responder.id, receipt.document.sender, existing)
+        if problem is not None:
+            reason, detail = problem
+            return refuse(Refusal(verdict.input_key, STATUS_ROUTING_KEY, reason, detail))
+        assert existing is not None
+        receipt_rows.append(
+            (
+                receipt_id,
+                verdict.content_hash,
+                document_id,
+                receipt.responder.id,
+                receipt.code.value,
+                now,
+            )
+        )
+        known_receipts[receipt_id] = _KnownReceipt(
+            verdict.content_hash, existing.sender, Disposition.DONE
+        )
+        step: StepKey = (document_id, receipt.responder.id, receipt.code.value)
+        if step not in steps:
+            step_rows.append(
+                (
+                    *step,
+                    receipt_id,
+                    receipt.timestamp.isoformat(),
+                    stats_day(receipt.timestamp, self._offset),
+                    now,
+                )
+            )
+            steps[step] = Disposition.DONE
+        return Admitted(verdict, Disposition.NEW, existing.sender)
+
+    async def _known_receipts(self, ids: set[str]) -> dict[str, "_KnownReceipt"]:
+        known: dict[str, _KnownReceipt] = {}
+        for chunk in _chunks(sorted(ids)):
+            rows = await self._db.execute_fetchall(
+                f"SELECT r.id, r.content_hash, d.sender, r.relayed_at FROM receipts r "  # noqa: S608 - placeholders only
+                f"JOIN documents d ON d.id = r.document_id WHERE r.id IN ({_marks(chunk)})",
+                chunk,
+            )
+            for receipt_id, digest, sender, relayed_at in rows:
+                known[receipt_id] = _KnownReceipt(
+                    digest,
+                    sender,
+                    Disposition.DONE if relayed_at is not None else Disposition.PENDING,
+                )
+        return known
 
     async def _known_documents(self, ids: set[str]) -> dict[str, _KnownDocument]:
         known: dict[str, _KnownDocument] = {}

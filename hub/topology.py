@@ -24,6 +24,7 @@ from schemas.naming import DOCUMENT_ROUTING_KEY, STATUS_ROUTING_KEY, Names
 class QueuePolicy:
     delivery_limit: int = 5
     ingress_max_length: int = 1_000_000
+    agency_queue_max_length: int = 100_000
 
 
 class Topology:
@@ -74,7 +75,9 @@ class Topology:
             (names.status_exchange, names.status_queue(agency_id)),
         ):
             queue = await channel.declare_queue(
-                queue_name, durable=True, arguments=self._arguments()
+                queue_name,
+                durable=True,
+                arguments=self._arguments(max_length=self.policy.agency_queue_max_length),
             )
             await queue.bind(exchange, agency_id)
 

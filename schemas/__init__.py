@@ -1,9 +1,8 @@
-"""The DocHub message contract: pydantic models with no I/O."""
+"""The DocHub message contract: pydantic models with no I/O, and how they are signed."""
 
 from schemas.agency_id import AGENCY_ID_PATTERN, AgencyId, AgencyKind, is_agency_id
-from schemas.canonical import canonical_bytes, content_hash
 from schemas.contract import SCHEMA_VERSION
-from schemas.directory import AgencyDirectory, AgencyEntry
+from schemas.directory import HUB_SIGNER, AgencyDirectory, AgencyEntry, HubEntry
 from schemas.envelope import (
     Attachment,
     Business,
@@ -15,48 +14,60 @@ from schemas.envelope import (
     Organ,
     OtherInfo,
     PromulgationInfo,
-    Signature,
     Signer,
-    TraceHop,
     Urgency,
 )
+from schemas.jws import thumbprint
+from schemas.keys import public_key_from_text, public_key_to_text
 from schemas.naming import Names
-from schemas.receipt import Staff, StatusCode, StatusReceipt
+from schemas.receipt import RefusedInput, Staff, StatusCode, StatusReceipt
 from schemas.rejection import RejectionReason
-from schemas.signing import key_id, public_key_from_text, public_key_to_text, sign, verify
+from schemas.signing import (
+    Authenticated,
+    NotAuthentic,
+    Signed,
+    authenticate,
+    sign_document,
+    sign_receipt,
+)
+from schemas.stamp import Stamp
 
 __all__ = [
     "AGENCY_ID_PATTERN",
+    "HUB_SIGNER",
     "SCHEMA_VERSION",
     "AgencyDirectory",
     "AgencyEntry",
     "AgencyId",
     "AgencyKind",
     "Attachment",
+    "Authenticated",
     "Business",
     "BusinessKind",
     "DocumentCode",
     "DocumentReference",
     "DocumentType",
     "Envelope",
+    "HubEntry",
     "Names",
+    "NotAuthentic",
     "Organ",
     "OtherInfo",
     "PromulgationInfo",
+    "RefusedInput",
     "RejectionReason",
-    "Signature",
+    "Signed",
     "Signer",
     "Staff",
+    "Stamp",
     "StatusCode",
     "StatusReceipt",
-    "TraceHop",
     "Urgency",
-    "canonical_bytes",
-    "content_hash",
+    "authenticate",
     "is_agency_id",
-    "key_id",
     "public_key_from_text",
     "public_key_to_text",
-    "sign",
-    "verify",
+    "sign_document",
+    "sign_receipt",
+    "thumbprint",
 ]

@@ -3,7 +3,11 @@
 The hub loads it as its registry; agencies load the same file to verify what they receive. It is
 kept as TOML::
 
-    schema_version = "1.0"
+    schema_version = "2.0"
+
+    [hub]
+    name = "DocHub"
+    public_key = "base64 of the 32 raw Ed25519 bytes of the hub's key"
 
     [[agencies]]
     id = "000.00.00.G12"
@@ -23,7 +27,11 @@ from pydantic import AfterValidator, Field, model_validator
 from schemas.agency_id import AgencyId, AgencyKind
 from schemas.contract import Contract, SchemaVersion
 from schemas.envelope import Name
-from schemas.signing import key_id, public_key_from_text, public_key_to_text
+from schemas.jws import thumbprint
+from schemas.keys import public_key_from_text, public_key_to_text
+
+HUB_SIGNER = "hub"
+"""Who signed, when it is the hub's key: the signer of stamps and of the hub's own receipts."""
 
 
 def _valid_public_key(text: str) -> str:
@@ -34,11 +42,29 @@ def _valid_public_key(text: str) -> str:
 PublicKeyText = Annotated[str, AfterValidator(_valid_public_key)]
 
 
-class AgencyEntry(Contract):
+class _KeyHolder(Contract):
+    public_key: PublicKeyText
+
+    @cached_property
+    def verify_key(self) -> Ed25519PublicKey:
+        return public_key_from_text(self.public_key)
+
+    @cached_property
+    def key_id(self) -> str:
+        """The ``kid`` of its signatures: the RFC 7638 thumbprint of the key."""
+        return thumbprint(self.verify_key)
+
+
+class HubEntry(_KeyHolder):
+    """The hub itself: it signs its routing stamps and its own refusals with this key."""
+
+    name: Name = "DocHub"
+
+
+class AgencyEntry(_KeyHolder):
     id: AgencyId
     name: Name
     kind: AgencyKind
-    public_key: PublicKeyText
 
     @classmethod
     def for_key(
@@ -47,28 +73,25 @@ class AgencyEntry(Contract):
         """The entry that registers ``key`` as the public key of ``agency_id``."""
         return cls(id=agency_id, name=name, kind=kind, public_key=public_key_to_text(key))
 
-    @cached_property
-    def verify_key(self) -> Ed25519PublicKey:
-        return public_key_from_text(self.public_key)
-
-    @cached_property
-    def key_id(self) -> str:
-        return key_id(self.verify_key)
-
 
 class AgencyDirectory(Contract):
-    schema_version: SchemaVersion = "1.0"
+    schema_version: SchemaVersion = "2.0"
+    hub: HubEntry | None = None
+    """The hub's key. Agencies need it to trust what they receive; ``dochub hub keygen`` adds
+    it."""
     agencies: list[AgencyEntry] = Field(default_factory=list, max_length=100_000)
 
     @model_validator(mode="after")
     def _unique(self) -> Self:
         seen_ids: set[str] = set()
-        seen_keys: set[str] = set()
+        seen_keys: set[str] = {self.hub.public_key} if self.hub is not None else set()
         for entry in self.agencies:
             if entry.id in seen_ids:
                 raise ValueError(f"agency {entry.id} is listed more than once")
             if entry.public_key in seen_keys:
-                raise ValueError(f"agency {entry.id} shares its public key with another agency")
+                raise ValueError(
+                    f"agency {entry.id} shares its public key with another agency or the hub"
+                )
             seen_ids.add(entry.id)
             seen_keys.add(entry.public_key)
         return self
@@ -79,6 +102,13 @@ class AgencyDirectory(Contract):
 
     def to_toml(self) -> str:
         lines = [f'schema_version = "{self.schema_version}"']
+        if self.hub is not None:
+            lines += [
+                "",
+                "[hub]",
+                f"name = {_toml_string(self.hub.name)}",
+                f"public_key = {_toml_string(self.hub.public_key)}",
+            ]
         for entry in self.agencies:
             lines += [
                 "",
@@ -97,6 +127,16 @@ class AgencyDirectory(Contract):
     @cached_property
     def by_key_id(self) -> dict[str, AgencyEntry]:
         return {entry.key_id: entry for entry in self.agencies}
+
+    def __contains__(self, agency_id: object) -> bool:
+        return agency_id in self.by_id
+
+    def key_owner(self, kid: str) -> tuple[str, Ed25519PublicKey] | None:
+        """Who signs with key ``kid``: an agency id, or ``HUB_SIGNER`` for the hub's key."""
+        if self.hub is not None and kid == self.hub.key_id:
+            return HUB_SIGNER, self.hub.verify_key
+        entry = self.by_key_id.get(kid)
+        return (entry.id, entry.verify_key) if entry is not None else None
 
 
 def _toml_string(value: str) -> str:

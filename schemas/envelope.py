@@ -1,21 +1,29 @@
 """The document envelope: DocHub's JSON rendering of an edXML package (QCVN 102:2016).
 
-Field meanings follow ``shared/domain/NOTES.md``. The envelope is signed by its sender over its
-canonical bytes (see ``canonical.py``); the hub appends trace hops after signing, so the trace is
-left out of what is signed.
+Field meanings follow ``shared/domain/NOTES.md``. The envelope travels as the payload of its
+sender's JWS (see ``jws.py``), signed exactly as sent; what the hub adds (its routing stamp, with
+the time and node of its hop) travels beside it, outside the signed bytes.
 """
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from enum import IntEnum, StrEnum
-from typing import Annotated, Literal, Self
-from uuid import UUID, uuid4
+from typing import Annotated, Any, Self
+from uuid import uuid4
 
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from schemas import limits
 from schemas.agency_id import AgencyId
-from schemas.contract import Contract, SchemaVersion, base64_json_schema
+from schemas.contract import (
+    Contract,
+    NotBoolean,
+    SchemaVersion,
+    Timestamp,
+    WireUuid,
+    base64url_bytes,
+)
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=limits.MAX_NAME_CHARS)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=limits.MAX_SHORT_TEXT_CHARS)]
@@ -98,14 +106,14 @@ class Signer(Contract):
 class DocumentReference(Contract):
     """Points at an earlier document: the one a receipt, recall, update or reply is about."""
 
-    id: UUID
+    id: WireUuid
     sender: AgencyId
     code: Annotated[str, StringConstraints(max_length=limits.MAX_NAME_CHARS)] | None = None
     promulgation_date: dt.date | None = None
 
 
 class Business(Contract):
-    kind: BusinessKind = BusinessKind.NEW
+    kind: Annotated[BusinessKind, NotBoolean] = BusinessKind.NEW
     reference: DocumentReference | None = None
     reason: Description = ""
 
@@ -136,7 +144,7 @@ class Attachment(Contract):
         Annotated[
             bytes,
             Field(max_length=limits.MAX_INLINE_ATTACHMENT_BYTES),
-            base64_json_schema(0, limits.MAX_INLINE_ATTACHMENT_BYTES),
+            *base64url_bytes(0, limits.MAX_INLINE_ATTACHMENT_BYTES),
         ]
         | None
     ) = None
@@ -164,24 +172,27 @@ class Attachment(Contract):
         )
 
 
-class TraceHop(Contract):
-    node: ShortText
-    at: AwareDatetime
-
-
-class Signature(Contract):
-    algorithm: Literal["ed25519"] = "ed25519"
-    key_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]
-    value: Annotated[bytes, Field(min_length=64, max_length=64), base64_json_schema(64, 64)]
-
-
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def required_on_the_wire(*names: str) -> Callable[[dict[str, Any]], None]:
+    """A ``json_schema_extra`` that lists ``names`` as required in the exported JSON Schema: the
+    model fills them in when a program builds one, but a signed payload must carry them
+    (``schemas.signing.WIRE_REQUIRED``)."""
+
+    def require(schema: dict[str, Any]) -> None:
+        required = set(schema.get("required", [])) | set(names)
+        schema["required"] = [name for name in schema["properties"] if name in required]
+
+    return require
+
+
 class Envelope(Contract):
-    schema_version: SchemaVersion = "1.0"
-    id: UUID = Field(default_factory=uuid4)
+    model_config = ConfigDict(json_schema_extra=required_on_the_wire("id", "sent_at"))
+
+    schema_version: SchemaVersion = "2.0"
+    id: WireUuid = Field(default_factory=uuid4)
     sender: Organ
     recipients: Annotated[list[Organ], Field(min_length=1, max_length=limits.MAX_RECIPIENTS)]
     code: DocumentCode
@@ -190,16 +201,14 @@ class Envelope(Contract):
     content: Annotated[str, StringConstraints(max_length=limits.MAX_CONTENT_CHARS)] | None = None
     promulgation: PromulgationInfo
     signer: Signer
-    urgency: Urgency = Urgency.NORMAL
+    urgency: Annotated[Urgency, NotBoolean] = Urgency.NORMAL
     due_date: dt.date | None = None
     business: Business = Field(default_factory=Business)
     response_for: DocumentReference | None = None
     other_info: OtherInfo | None = None
     attachments: list[Attachment] = Field(default_factory=list, max_length=limits.MAX_ATTACHMENTS)
-    sent_at: AwareDatetime = Field(default_factory=_now)
+    sent_at: Timestamp = Field(default_factory=_now)
     """When the sender sent it; the hub attributes its statistics by this date."""
-    trace: list[TraceHop] = Field(default_factory=list, max_length=limits.MAX_TRACE_HOPS)
-    signature: Signature | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

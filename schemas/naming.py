@@ -14,6 +14,7 @@ _NAMESPACE_RE = re.compile(NAMESPACE_PATTERN)
 DOCUMENT_ROUTING_KEY: Final = "document"
 STATUS_ROUTING_KEY: Final = "status"
 
+JWS_CONTENT_TYPE: Final = "application/jose+json"
 DOCUMENT_MESSAGE_TYPE: Final = "dochub.envelope"
 STATUS_MESSAGE_TYPE: Final = "dochub.status"
 REJECTED_MESSAGE_TYPE: Final = "dochub.rejected"
@@ -59,3 +60,13 @@ class Names:
 
     def status_queue(self, agency_id: str) -> str:
         return f"{self.namespace}.status.{agency_id}"
+
+    def agency_user(self, agency_id: str) -> str:
+        """The RabbitMQ user of an agency, which ``dochub provision`` creates: messages it
+        publishes carry this ``user_id``, checked by the broker."""
+        return f"{self.namespace}.{agency_id}"
+
+    @property
+    def hub_user(self) -> str:
+        """The RabbitMQ user of the hub itself, which ``dochub provision`` creates."""
+        return f"{self.namespace}.hub"

@@ -234,8 +234,9 @@ class Fleet:
             self.tally.receipts_received += 1
             return
         self.tally.hub_refusals += 1
-        self.tally.error(f"hub refused {receipt.document.id}: {receipt.description}")
-        planned = self._plans.get(receipt.document.id)
+        refused = receipt.document.id if receipt.document else receipt.refused
+        self.tally.error(f"hub refused {refused}: {receipt.description}")
+        planned = self._plans.get(receipt.document.id) if receipt.document else None
         if planned is not None:  # nothing of it will come back: stop waiting for it
             self.tally.deliveries_expected -= len(planned.deliveries)
             self.tally.receipts_expected -= _receipt_count(planned)

@@ -19,7 +19,9 @@ from hub.service import Hub
 from hub.settings import HubSettings
 from hub.topology import QueuePolicy, Topology
 from schemas import AgencyDirectory, AgencyEntry, AgencyKind, Names
-from schemas.naming import DOCUMENT_ROUTING_KEY
+from schemas.naming import DOCUMENT_ROUTING_KEY, JWS_CONTENT_TYPE
+from schemas.urls import broker_user
+from tests.factories import HUB_KEY, hub_entry
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -52,10 +54,11 @@ def agencies() -> list[FakeAgency]:
 def directory(agencies: list[FakeAgency]) -> AgencyDirectory:
     kinds = {id: kind for id, _, kind in AGENCIES}
     return AgencyDirectory(
+        hub=hub_entry(),
         agencies=[
             AgencyEntry.for_key(agency.id, agency.name, kinds[agency.id], agency.key.public_key())
             for agency in agencies
-        ]
+        ],
     )
 
 
@@ -72,6 +75,7 @@ def hub_settings(amqp_url: str, namespace: str, tmp_path: Path) -> HubSettings:
         ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}",
         throughput_interval_s=60.0,
         workers=2,  # competing consumers, so that the tests see them race
+        trusted_users=(broker_user(amqp_url),),
         _env_file=None,  # type: ignore[call-arg]
     )
 
@@ -106,7 +110,9 @@ async def hub_factory(
 
     async def start(**overrides: object) -> Hub:
         settings = hub_settings.model_copy(update=overrides)
-        running = Hub(settings, Registry(directory), connection_name=f"hub {request.node.nodeid}")
+        running = Hub(
+            settings, Registry(directory), HUB_KEY, connection_name=f"hub {request.node.nodeid}"
+        )
         await running.start()
         started.append(running)
         return running
@@ -157,9 +163,10 @@ class BrokerProbe:
     """Raw access to the test's namespace, beside the hub and the clients: publish any bytes to
     the ingress, read any queue."""
 
-    def __init__(self, channel: AbstractChannel, names: Names) -> None:
+    def __init__(self, channel: AbstractChannel, names: Names, user: str) -> None:
         self.channel = channel
         self.names = names
+        self.user = user
 
     async def publish_ingress(
         self,
@@ -167,16 +174,23 @@ class BrokerProbe:
         routing_key: str = DOCUMENT_ROUTING_KEY,
         headers: dict[str, object] | None = None,
     ) -> None:
+        """Publish as the tests' broker user, which the tests' hubs trust for any agency."""
         exchange = await self.channel.get_exchange(self.names.ingress_exchange, ensure=False)
         await exchange.publish(
-            aio_pika.Message(body, headers=headers, content_type="application/json"),
+            aio_pika.Message(
+                body, headers=headers, content_type=JWS_CONTENT_TYPE, user_id=self.user
+            ),
             routing_key,
             mandatory=True,
         )
 
-    async def publish_to_queue(self, queue_name: str, body: bytes) -> None:
+    async def publish_to_queue(
+        self, queue_name: str, body: bytes, headers: dict[str, object] | None = None
+    ) -> None:
         await self.channel.default_exchange.publish(
-            aio_pika.Message(body, content_type="application/json"), queue_name, mandatory=True
+            aio_pika.Message(body, headers=headers, content_type=JWS_CONTENT_TYPE),
+            queue_name,
+            mandatory=True,
         )
 
     async def get(self, queue_name: str, within_s: float = 10.0) -> AbstractIncomingMessage:
@@ -217,4 +231,4 @@ async def probe(
     )
     async with connection:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        yield BrokerProbe(channel, Names(namespace))
+        yield BrokerProbe(channel, Names(namespace), broker_user(amqp_url))

@@ -86,7 +86,7 @@ async def test_the_ingress_message_is_acked_only_after_commit_and_confirm(
     await asyncio.wait_for(ledger.completing.wait(), 10)
     delivered = await peek(probe, inbox)
     assert delivered is not None, "the broker had not confirmed the delivery"
-    assert delivered.message_id == str(sent.id)
+    assert delivered.message_id == str(sent.model.id)
     assert await peek(probe, names.ingress_queue) is None, "the hub holds it, unacked or acked"
 
     # The hub's connection drops while the ledger is still marking the batch: had the message
@@ -95,7 +95,7 @@ async def test_the_ingress_message_is_acked_only_after_commit_and_confirm(
     await running._connection.close()
     requeued = await peek(probe, names.ingress_queue)
     assert requeued is not None, "the ingress message was acked before the ledger's completion"
-    assert requeued.message_id == str(sent.id)
+    assert requeued.message_id == str(sent.model.id)
     ledger.complete_gate.set()
     await running.stop()
 

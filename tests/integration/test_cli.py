@@ -19,7 +19,8 @@ import pytest
 
 from agency_client import write_key_pair
 from hub.topology import QueuePolicy, Topology
-from schemas import AgencyDirectory, AgencyEntry, AgencyKind, Names
+from schemas import AgencyDirectory, AgencyEntry, AgencyKind, HubEntry, Names
+from schemas.urls import broker_user
 
 DOCHUB = Path(sys.executable).parent / "dochub"
 SENDER, RECIPIENT, STRANGER = "000.00.00.G12", "000.00.00.H29", "000.00.00.H58"
@@ -147,6 +148,7 @@ class Cli:
         self.env.update(
             DOCHUB_AMQP_URL=amqp_url,
             DOCHUB_NAMESPACE=namespace,
+            DOCHUB_TRUSTED_USERS=broker_user(amqp_url),  # the agencies share the tests' user
             PYTHONUNBUFFERED="1",
             COLUMNS="1000",  # rich does not fold error messages
         )
@@ -173,9 +175,15 @@ class Cli:
         return running
 
     async def hub(self, registry: Path, *extra: str) -> Running:
-        """A hub in the background, returned once it has logged ``hub_started``."""
+        """A hub in the background, returned once it has logged ``hub_started``. The hub's key
+        is made with ``dochub hub keygen`` the first time, and listed in ``registry``."""
+        hub_key = self.cwd / "keys" / "hub.key"
+        if not hub_key.exists():
+            keygen = await self.run("hub", "keygen", "--registry", registry, "--out", "keys")
+            assert keygen.returncode == 0, keygen.describe()
+        list_hub_key(registry, hub_key)
         hub = await self.start(
-            "hub", "run", "--registry", registry,
+            "hub", "run", "--registry", registry, "--hub-key", hub_key,
             "--ledger-url", f"sqlite:///{self.cwd / 'dochub.db'}", *extra,
         )  # fmt: skip
         started = await hub.wait_for_event("hub_started")
@@ -222,7 +230,8 @@ async def delete_namespace(amqp_url: str, namespace: str) -> None:
 
 
 def write_directory(path: Path, agency_ids: list[str]) -> Path:
-    """A directory file of agencies whose keys are already in ``keys/`` beside it."""
+    """A directory file of agencies (and the hub) whose keys are already in ``keys/`` beside
+    it."""
     keys = path.parent / "keys"
     entries = [
         AgencyEntry(
@@ -233,12 +242,23 @@ def write_directory(path: Path, agency_ids: list[str]) -> Path:
         )
         for agency_id in agency_ids
     ]
-    path.write_text(AgencyDirectory(agencies=entries).to_toml(), encoding="utf-8")
+    hub = HubEntry(public_key=(keys / "hub.pub").read_text(encoding="ascii").strip())
+    path.write_text(AgencyDirectory(hub=hub, agencies=entries).to_toml(), encoding="utf-8")
     return path
 
 
+def list_hub_key(registry: Path, hub_key: Path) -> None:
+    """List the hub's public key in ``registry``, if it lists none yet."""
+    directory = AgencyDirectory.from_toml(registry.read_text(encoding="utf-8"))
+    if directory.hub is None:
+        public = hub_key.with_suffix(".pub").read_text(encoding="ascii").strip()
+        listed = AgencyDirectory(hub=HubEntry(public_key=public), agencies=directory.agencies)
+        registry.write_text(listed.to_toml(), encoding="utf-8")
+
+
 def make_keys(folder: Path, *agency_ids: str) -> None:
-    for agency_id in agency_ids:
+    """Key pairs of the agencies, and of the hub."""
+    for agency_id in ("hub", *agency_ids):
         write_key_pair(folder / "keys", agency_id)
 
 
@@ -279,7 +299,13 @@ async def test_the_readme_flow_keygen_hub_listen_send_stop_stats(cli: Cli) -> No
     month_after = month_at_utc7()
     assert sender.returncode == 0, sender.describe()
     sent, *statuses = sender.printed()
-    assert sent == {"event": "sent", "document_id": sent["document_id"], "to": [RECIPIENT]}
+    assert sent == {
+        "event": "sent",
+        "document_id": sent["document_id"],
+        "to": [RECIPIENT],
+        "sha256": sent["sha256"],
+    }
+    assert re.fullmatch(r"[0-9a-f]{64}", sent["sha256"])
     document_id = sent["document_id"]
     assert uuid.UUID(document_id)
     assert [(s["event"], s["code"], s["meaning"]) for s in statuses] == [
@@ -302,7 +328,9 @@ async def test_the_readme_flow_keygen_hub_listen_send_stop_stats(cli: Cli) -> No
         "subject": "Về việc báo cáo kết quả cải cách hành chính",
         "attachments": [],
         "signature": "verified",
+        "routed_at": received["routed_at"],
     }
+    assert dt.datetime.fromisoformat(received["routed_at"]).tzinfo is not None
 
     assert await hub.terminate() == 0, hub.describe()
     assert len(hub.logs()) == len(hub.stderr_lines), "off a terminal, every log line is JSON"

@@ -131,13 +131,13 @@ async def test_the_client_reconnects_and_its_inbox_goes_on(
             organ = sender.organ_of(agencies[1].id)
             first = await sender.send(make_envelope(sender.organ, [organ]))
             delivery = await asyncio.wait_for(anext(inbox), 10)
-            assert delivery.envelope.id == first.id
+            assert delivery.envelope.id == first.model.id
             await delivery.ack()
 
             await proxy.sever()
             second = await sender.send(make_envelope(sender.organ, [organ]))
             delivery = await asyncio.wait_for(anext(inbox), 30)
-            assert delivery.envelope.id == second.id
+            assert delivery.envelope.id == second.model.id
             await delivery.ack()
 
             await proxy.sever()
@@ -146,7 +146,7 @@ async def test_the_client_reconnects_and_its_inbox_goes_on(
             )
     async with sender.inbox() as inbox:
         delivery = await asyncio.wait_for(anext(inbox), 10)
-        assert delivery.envelope.id == third.id
+        assert delivery.envelope.id == third.model.id
         await delivery.ack()
     totals = await hub.ledger.totals()
     assert (totals.accepted, totals.routed, totals.deliveries) == (3, 3, 3)
@@ -167,7 +167,7 @@ async def test_the_hub_reconnects_and_routes_what_came_while_it_was_away(
         during = [await sender.send(make_envelope(sender.organ, [organ])) for _ in range(5)]
         proxy.refusing = False
 
-        expected = {before.id, *(envelope.id for envelope in during)}
+        expected = {before.model.id, *(sent.model.id for sent in during)}
         received = set()
         async with recipient.inbox() as inbox:
             while received != expected:

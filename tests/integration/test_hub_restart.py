@@ -14,7 +14,7 @@ from agency_client import AgencyClient
 from hub.settings import HubSettings
 from hub.sqlite_ledger import sqlite_path
 from schemas import AgencyDirectory, Envelope
-from tests.factories import make_envelope
+from tests.factories import make_envelope, write_hub_key
 from tests.integration.conftest import ClientFactory, FakeAgency, HubFactory
 from tests.integration.waiting import settled_totals
 
@@ -29,7 +29,10 @@ async def _start_hub_process(settings: HubSettings, registry: Path) -> asyncio.s
         "run",
         "--registry",
         str(registry),
+        "--hub-key",
+        str(write_hub_key(registry.with_name("hub.key"))),
         env={
+            "DOCHUB_TRUSTED_USERS": ",".join(settings.trusted_users),
             **os.environ,
             "DOCHUB_AMQP_URL": settings.amqp_url,
             "DOCHUB_NAMESPACE": settings.namespace,

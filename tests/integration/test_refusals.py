@@ -1,13 +1,17 @@
 """Bad input, published raw to the ingress (past the client's own checks): each ends in the
-dead-letter queue with its reason, the registered sender hears of it with a status 02 and nobody
-else does, the ledger counts it as rejected, and the hub goes on routing valid documents."""
+dead-letter queue with its reason, the agency whose registered key signed it hears of it with a
+status 02 signed by the hub and naming the refused bytes, nobody else does (nobody at all for
+input no registered key authenticated), the ledger counts it as rejected, and the hub goes on
+routing valid documents."""
 
 import asyncio
+import hashlib
 import json
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -16,16 +20,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from agency_client import AgencyClient
 from hub.service import Hub
 from schemas import (
+    HUB_SIGNER,
     DocumentReference,
     Envelope,
     RejectionReason,
     StatusCode,
     StatusReceipt,
-    sign,
+    sign_document,
+    sign_receipt,
 )
+from schemas.jws import DOCUMENT_TYP, b64url_decode, sign_flattened
 from schemas.naming import DOCUMENT_ROUTING_KEY, STATUS_ROUTING_KEY
-from schemas.rejection import DETAIL_HEADER, KIND_HEADER, REASON_HEADER
-from tests.factories import make_envelope, organ
+from schemas.rejection import DETAIL_HEADER, INPUT_SHA256_HEADER, KIND_HEADER, REASON_HEADER
+from tests.factories import make_envelope, organ, payload_of
 from tests.integration.conftest import BrokerProbe, ClientFactory, FakeAgency, HubFactory
 from tests.integration.waiting import settled_totals, until
 
@@ -72,8 +79,8 @@ class Scene:
             sender = self.client(self.a)
             sent = await sender.send(make_envelope(sender.organ, [sender.organ_of(self.b.id)]))
             message = await self.probe.get(self.hub.names.inbox_queue(self.b.id))
-            assert Envelope.model_validate_json(message.body).id == sent.id
-            self.routed.append(sent)
+            assert message.body == sent.body
+            self.routed.append(sent.model)
         return self.routed[0]
 
 
@@ -88,8 +95,15 @@ class BadInput:
     routing_key: str = DOCUMENT_ROUTING_KEY
 
 
-def _json(model: Envelope | StatusReceipt) -> bytes:
-    return model.model_dump_json().encode()
+def _signed(envelope: Envelope, key: Ed25519PrivateKey) -> bytes:
+    return sign_document(envelope, key).body
+
+
+def _resigned(body: bytes, key: Ed25519PrivateKey, edit: Callable[[dict[str, Any]], None]) -> bytes:
+    """The payload of ``body`` edited as JSON, then signed again as it is."""
+    data = json.loads(b64url_decode(json.loads(body)["payload"], "payload"))
+    edit(data)
+    return sign_flattened(json.dumps(data).encode(), key, DOCUMENT_TYP)
 
 
 async def malformed_bytes(scene: Scene) -> BadInput:
@@ -97,78 +111,111 @@ async def malformed_bytes(scene: Scene) -> BadInput:
 
 
 async def wrong_schema(scene: Scene) -> BadInput:
-    """JSON that claims an id and a registered sender, but is no envelope."""
-    data = json.loads(_json(sign(scene.envelope(scene.a, [scene.b.id]), scene.a.key)))
-    del data["subject"]
-    data["colour"] = "blue"
-    return BadInput(
-        json.dumps(data).encode(), RejectionReason.SCHEMA_INVALID, scene.a.id, UUID(data["id"])
-    )
+    """A payload signed by A that is no envelope: A, its proven signer, hears of it."""
+    envelope = scene.envelope(scene.a, [scene.b.id])
+
+    def edit(data: dict[str, Any]) -> None:
+        del data["subject"]
+        data["colour"] = "blue"
+
+    body = _resigned(_signed(envelope, scene.a.key), scene.a.key, edit)
+    return BadInput(body, RejectionReason.SCHEMA_INVALID, scene.a.id, envelope.id)
 
 
 async def wrong_schema_anonymous(scene: Scene) -> BadInput:
-    """JSON with no sender to tell."""
+    """JSON with no signer to tell."""
     return BadInput(b'[1, 2, {"id": "x"}]', RejectionReason.SCHEMA_INVALID, None)
 
 
 async def unsupported_version(scene: Scene) -> BadInput:
-    envelope = sign(scene.envelope(scene.a, [scene.b.id]), scene.a.key)
-    data = json.loads(_json(envelope))
-    data["schema_version"] = "2.0"
-    return BadInput(
-        json.dumps(data).encode(), RejectionReason.UNSUPPORTED_VERSION, scene.a.id, envelope.id
-    )
+    envelope = scene.envelope(scene.a, [scene.b.id])
+
+    def edit(data: dict[str, Any]) -> None:
+        data["schema_version"] = "3.0"
+
+    body = _resigned(_signed(envelope, scene.a.key), scene.a.key, edit)
+    return BadInput(body, RejectionReason.UNSUPPORTED_VERSION, scene.a.id, envelope.id)
+
+
+async def contract_one_document(scene: Scene) -> BadInput:
+    """A document in the 1.0 form, a bare envelope with its own signature member."""
+    envelope = scene.envelope(scene.a, [scene.b.id])
+    data = json.loads(envelope.model_dump_json())
+    data |= {"schema_version": "1.0", "signature": {"algorithm": "ed25519", "value": "AA"}}
+    return BadInput(json.dumps(data).encode(), RejectionReason.UNSUPPORTED_VERSION, None)
 
 
 async def oversize(scene: Scene) -> BadInput:
     """A valid signed document, bigger than this hub's limit but within the contract's: the hub
-    still reads it, so that its sender hears why it was refused."""
-    envelope = sign(
-        scene.envelope(scene.a, [scene.b.id], subject="Rất dài " * 200, content="x" * 5000),
-        scene.a.key,
-    )
-    body = _json(envelope)
+    still reads it, so that its signer hears why it was refused."""
+    envelope = scene.envelope(scene.a, [scene.b.id], subject="Rất dài " * 200, content="x" * 5000)
+    body = _signed(envelope, scene.a.key)
     assert len(body) > SMALL_LIMIT
     return BadInput(body, RejectionReason.OVERSIZE, scene.a.id, envelope.id)
 
 
 async def unsigned(scene: Scene) -> BadInput:
-    envelope = scene.envelope(scene.a, [scene.b.id])
-    assert envelope.signature is None
-    return BadInput(_json(envelope), RejectionReason.UNSIGNED, scene.a.id, envelope.id)
+    data = json.loads(_signed(scene.envelope(scene.a, [scene.b.id]), scene.a.key))
+    del data["signature"]
+    return BadInput(json.dumps(data).encode(), RejectionReason.UNSIGNED, None)
+
+
+async def forged_refusal_bait(scene: Scene) -> BadInput:
+    """An unsigned envelope reusing the id of A's accepted document and naming A as sender:
+    refused, and A hears nothing of it (nobody authenticated it)."""
+    original = await scene.original()
+    forged = scene.envelope(scene.a, [scene.b.id], id=original.id, subject="Giả mạo")
+    data = json.loads(_signed(forged, Ed25519PrivateKey.generate()))
+    data["protected"] = json.loads(_signed(forged, scene.a.key))["protected"]  # A's kid
+    data["signature"] = ""
+    body = json.dumps(data).encode()
+    assert forged.id == original.id
+    return BadInput(body, RejectionReason.UNSIGNED, None)
 
 
 async def bad_signature(scene: Scene) -> BadInput:
-    signed = sign(scene.envelope(scene.a, [scene.b.id]), scene.a.key)
-    tampered = signed.model_copy(update={"subject": "Nội dung đã bị sửa sau khi ký"})
-    return BadInput(_json(tampered), RejectionReason.BAD_SIGNATURE, scene.a.id, signed.id)
+    body = _signed(scene.envelope(scene.a, [scene.b.id]), scene.a.key)
+    data = json.loads(body)
+    data["payload"] = (
+        _signed(
+            scene.envelope(scene.a, [scene.b.id], subject="Nội dung đã bị sửa sau khi ký"),
+            scene.a.key,
+        )
+        .split(b'"payload":"')[1]
+        .split(b'"')[0]
+        .decode()
+    )
+    return BadInput(json.dumps(data).encode(), RejectionReason.BAD_SIGNATURE, None)
 
 
 async def spoofed_sender(scene: Scene) -> BadInput:
     """A's envelope signed with B's registered key: B, the real signer, hears of it, not A."""
-    envelope = sign(scene.envelope(scene.a, [scene.c.id]), scene.b.key)
-    return BadInput(_json(envelope), RejectionReason.SENDER_MISMATCH, scene.b.id, envelope.id)
+    envelope = scene.envelope(scene.a, [scene.c.id])
+    body = _signed(envelope, scene.b.key)
+    return BadInput(body, RejectionReason.SENDER_MISMATCH, scene.b.id, envelope.id)
 
 
 async def unknown_sender(scene: Scene) -> BadInput:
     envelope = make_envelope(organ(UNREGISTERED), [organ(scene.b.id)])
-    signed = sign(envelope, Ed25519PrivateKey.generate())
-    return BadInput(_json(signed), RejectionReason.UNKNOWN_SENDER, None)
+    return BadInput(
+        _signed(envelope, Ed25519PrivateKey.generate()), RejectionReason.UNKNOWN_SENDER, None
+    )
 
 
 async def unknown_recipient(scene: Scene) -> BadInput:
     """One registered recipient and one unknown: the whole document is refused."""
-    envelope = sign(scene.envelope(scene.a, [scene.b.id, UNREGISTERED]), scene.a.key)
-    return BadInput(_json(envelope), RejectionReason.UNKNOWN_RECIPIENT, scene.a.id, envelope.id)
+    envelope = scene.envelope(scene.a, [scene.b.id, UNREGISTERED])
+    return BadInput(
+        _signed(envelope, scene.a.key), RejectionReason.UNKNOWN_RECIPIENT, scene.a.id, envelope.id
+    )
 
 
 async def id_conflict(scene: Scene) -> BadInput:
     original = await scene.original()
-    other = sign(
-        scene.envelope(scene.a, [scene.b.id], id=original.id, subject="Một văn bản khác"),
-        scene.a.key,
+    other = scene.envelope(scene.a, [scene.b.id], id=original.id, subject="Một văn bản khác")
+    return BadInput(
+        _signed(other, scene.a.key), RejectionReason.ID_CONFLICT, scene.a.id, original.id
     )
-    return BadInput(_json(other), RejectionReason.ID_CONFLICT, scene.a.id, original.id)
 
 
 async def unknown_document(scene: Scene) -> BadInput:
@@ -178,7 +225,7 @@ async def unknown_document(scene: Scene) -> BadInput:
         code=StatusCode.ARRIVED,
     )
     return BadInput(
-        _json(sign(receipt, scene.b.key)),
+        sign_receipt(receipt, scene.b.key).body,
         RejectionReason.UNKNOWN_DOCUMENT,
         None,
         routing_key=STATUS_ROUTING_KEY,
@@ -193,7 +240,7 @@ async def not_a_recipient(scene: Scene) -> BadInput:
         code=StatusCode.ARRIVED,
     )
     return BadInput(
-        _json(sign(receipt, scene.c.key)),
+        sign_receipt(receipt, scene.c.key).body,
         RejectionReason.NOT_A_RECIPIENT,
         None,
         routing_key=STATUS_ROUTING_KEY,
@@ -205,8 +252,10 @@ CASES: dict[str, Callable[[Scene], Awaitable[BadInput]]] = {
     "wrong_schema": wrong_schema,
     "wrong_schema_anonymous": wrong_schema_anonymous,
     "unsupported_version": unsupported_version,
+    "contract_one_document": contract_one_document,
     "oversize": oversize,
     "unsigned": unsigned,
+    "forged_refusal_bait": forged_refusal_bait,
     "bad_signature": bad_signature,
     "spoofed_sender": spoofed_sender,
     "unknown_sender": unknown_sender,
@@ -251,6 +300,7 @@ async def test_bad_input_is_dead_lettered_with_its_reason_and_the_hub_goes_on(
     assert isinstance(dead.headers[DETAIL_HEADER], str)
     assert dead.headers[DETAIL_HEADER].strip()
     assert dead.headers[KIND_HEADER] == bad.routing_key
+    assert dead.headers[INPUT_SHA256_HEADER] == hashlib.sha256(bad.body).hexdigest()
 
     totals = await settled_totals(hub, lambda t: t.dead_lettered == 1)
     assert totals.rejected == 1
@@ -267,8 +317,12 @@ async def test_bad_input_is_dead_lettered_with_its_reason_and_the_hub_goes_on(
             assert receipt.issued_by_hub
             assert receipt.reason is bad.reason
             assert receipt.description.strip()
+            assert receipt.document is not None
             assert receipt.document.id == bad.document_id
             assert receipt.document.sender == bad.notified
+            assert receipt.refused is not None
+            assert receipt.refused.sha256 == hashlib.sha256(bad.body).hexdigest()
+            assert update.signed.signer == HUB_SIGNER  # signed by the hub's own key
             await update.ack()
     for agency in agencies:
         depth = await probe.depth(names.status_queue(agency.id))
@@ -278,7 +332,7 @@ async def test_bad_input_is_dead_lettered_with_its_reason_and_the_hub_goes_on(
     sender = scene.client(scene.a)
     valid = await sender.send(make_envelope(sender.organ, [sender.organ_of(scene.b.id)]))
     message = await probe.get(names.inbox_queue(scene.b.id))
-    assert Envelope.model_validate_json(message.body).id == valid.id
+    assert message.body == valid.body
 
     accepted = setup_documents + 1
     totals = await settled_totals(hub, lambda t: t.routed == accepted)
@@ -339,7 +393,8 @@ async def test_all_bad_inputs_interleaved_with_valid_documents(
         await probe.publish_ingress(bad.body, bad.routing_key)
         sender = scene.clients[agencies[i % 4].id]
         recipient = agencies[(i + 1) % 4].id
-        valid.append(await sender.send(make_envelope(sender.organ, [sender.organ_of(recipient)])))
+        sent = await sender.send(make_envelope(sender.organ, [sender.organ_of(recipient)]))
+        valid.append(sent.model)
 
     dead = await probe.get_many(names.dead_letter_queue, len(bad_inputs))
     reason_of = {bad.body: bad.reason.value for bad in bad_inputs}
@@ -351,9 +406,9 @@ async def test_all_bad_inputs_interleaved_with_valid_documents(
     for agency in agencies:
         expected = {env.id for env in valid if agency.id in env.recipient_ids}
         messages = await probe.get_many(names.inbox_queue(agency.id), len(expected))
-        assert Counter(Envelope.model_validate_json(m.body).id for m in messages) == Counter(
-            expected
-        ), agency.id
+        assert Counter(payload_of(m.body, Envelope).id for m in messages) == Counter(expected), (
+            agency.id
+        )
 
     accepted = 1 + len(valid)
     totals = await settled_totals(
@@ -368,7 +423,7 @@ async def test_all_bad_inputs_interleaved_with_valid_documents(
     for agency in agencies:
         expected_reasons = Counter(bad.reason for bad in bad_inputs if bad.notified == agency.id)
         receipts = [
-            StatusReceipt.model_validate_json(m.body)
+            payload_of(m.body, StatusReceipt)
             for m in await probe.get_many(names.status_queue(agency.id), notified[agency.id])
         ]
         assert all(r.responder is None and r.code is StatusCode.REFUSED for r in receipts)
@@ -376,3 +431,28 @@ async def test_all_bad_inputs_interleaved_with_valid_documents(
         assert await probe.depth(names.status_queue(agency.id)) == 0, agency.id
         assert await probe.depth(names.inbox_queue(agency.id)) == 0, agency.id
     assert await probe.depth(names.dead_letter_queue) == 0
+
+
+async def test_a_document_published_by_another_broker_user_is_refused_and_nobody_told(
+    hub_factory: HubFactory,
+    agencies: list[FakeAgency],
+    client_for: ClientFactory,
+    probe: BrokerProbe,
+) -> None:
+    """With no trusted users, a message's user_id must be its signer's broker user: A's validly
+    signed document published by another user (a replay of A's bytes, say) is refused."""
+    hub = await hub_factory(trusted_users=())
+    a, b = agencies[0], agencies[1]
+    body = _signed(make_envelope(organ(a.id), [organ(b.id)]), a.key)
+
+    await probe.publish_ingress(body)  # as the tests' user, not as hub.names.agency_user(a.id)
+
+    dead = await probe.get(hub.names.dead_letter_queue)
+    assert dead.body == body
+    assert dead.headers[REASON_HEADER] == RejectionReason.USER_MISMATCH.value
+    assert hub.names.agency_user(a.id) in str(dead.headers[DETAIL_HEADER])
+    totals = await settled_totals(hub, lambda t: t.dead_lettered == 1)
+    assert (totals.accepted, totals.rejected_by_reason) == (0, {"user_mismatch": 1})
+    for agency in agencies:
+        assert await probe.depth(hub.names.status_queue(agency.id)) == 0, agency.id
+        assert await probe.depth(hub.names.inbox_queue(agency.id)) == 0, agency.id

@@ -20,6 +20,7 @@ from hub.periods import Period, by_period
 from hub.sqlite_ledger import SqliteLedger
 from hub.topology import QueuePolicy, Topology
 from schemas import AgencyDirectory, Names
+from schemas.urls import broker_user
 from simulator.scenario import load_scenario
 
 DOCHUB = str(Path(sys.executable).parent / "dochub")
@@ -133,8 +134,10 @@ async def running_hub(
     process = await asyncio.create_subprocess_exec(
         DOCHUB,
         *("hub", "run", "--registry", str(registry), "--ledger-url", ledger),
+        *("--hub-key", str(registry.with_suffix(".hub.key"))),  # written by --export-registry
         env={
             **os.environ,
+            "DOCHUB_TRUSTED_USERS": broker_user(amqp_url),  # the replay's agencies share it
             "DOCHUB_AMQP_URL": amqp_url,
             "DOCHUB_NAMESPACE": namespace,
             "DOCHUB_LOG_FORMAT": "json",
@@ -167,7 +170,8 @@ def exported_registry(tmp_path: Path, amqp_url: str, *, leave_out: str | None = 
         directory = AgencyDirectory.from_toml(registry.read_text(encoding="utf-8"))
         kept = [entry for entry in directory.agencies if entry.id != leave_out]
         assert len(kept) == len(directory.agencies) - 1
-        registry.write_text(AgencyDirectory(agencies=kept).to_toml(), encoding="utf-8")
+        trimmed = AgencyDirectory(hub=directory.hub, agencies=kept)
+        registry.write_text(trimmed.to_toml(), encoding="utf-8")
     return registry
 
 

@@ -3,13 +3,15 @@ header), receipts back to the sender only, and many documents at once, with the 
 balanced after each."""
 
 import asyncio
+import json
 from collections import Counter
 from uuid import UUID
 
 from agency_client import AgencyClient
 from hub.service import Hub
-from schemas import Envelope, StatusCode, StatusReceipt, key_id, verify
-from tests.factories import make_envelope
+from schemas import Envelope, StatusCode, StatusReceipt
+from schemas.jws import b64url_decode, thumbprint
+from tests.factories import make_envelope, payload_of
 from tests.integration.conftest import BrokerProbe, ClientFactory, FakeAgency
 from tests.integration.waiting import NOTHING_MORE_S, settled_totals
 
@@ -21,7 +23,8 @@ async def test_one_recipient_gets_the_verified_document_and_the_sender_its_recei
     sender = await client_for(sender_agency)
     recipient = await client_for(recipient_agency)
 
-    sent = await sender.send(make_envelope(sender.organ, [sender.organ_of(recipient_agency.id)]))
+    signed = await sender.send(make_envelope(sender.organ, [sender.organ_of(recipient_agency.id)]))
+    sent = signed.model
 
     async with recipient.inbox() as inbox:
         delivery = await asyncio.wait_for(anext(inbox), 10)
@@ -29,14 +32,16 @@ async def test_one_recipient_gets_the_verified_document_and_the_sender_its_recei
         assert envelope.id == sent.id
         assert envelope.sender.id == sender_agency.id
         assert envelope.subject == sent.subject
-        assert envelope.signature is not None
-        assert envelope.signature.key_id == key_id(sender_agency.key.public_key())
-        assert verify(envelope, sender_agency.key.public_key())
-        assert [hop.node for hop in envelope.trace] == [
-            sender_agency.id,
-            f"hub:{hub.names.namespace}",
-        ]
-        assert envelope.trace[0].at <= envelope.trace[1].at
+        assert delivery.signed.body == signed.body  # forwarded byte for byte
+        assert delivery.signed.signer == sender_agency.id
+        assert json.loads(b64url_decode(json.loads(signed.body)["protected"], "header")) == {
+            "alg": "EdDSA",
+            "kid": thumbprint(sender_agency.key.public_key()),
+            "typ": "dochub-document+json",
+        }
+        assert delivery.stamp.node == f"hub:{hub.names.namespace}"
+        assert delivery.stamp.to == [recipient_agency.id]
+        assert sent.sent_at <= delivery.stamp.routed_at
         await recipient.send_status(envelope, StatusCode.ARRIVED)
         await recipient.send_status(envelope, StatusCode.ACCEPTED)
         await delivery.ack()
@@ -46,6 +51,7 @@ async def test_one_recipient_gets_the_verified_document_and_the_sender_its_recei
         for _ in range(2):
             update = await asyncio.wait_for(anext(statuses), 10)
             receipt = update.receipt
+            assert receipt.document is not None
             assert receipt.document.id == sent.id
             assert receipt.document.sender == sender_agency.id
             assert receipt.responder is not None
@@ -56,6 +62,7 @@ async def test_one_recipient_gets_the_verified_document_and_the_sender_its_recei
     assert sorted(codes) == [StatusCode.ARRIVED, StatusCode.ACCEPTED]
 
     totals = await settled_totals(hub, lambda t: t.relayed == 2)
+    assert totals.receipt_messages == 2
     assert (totals.accepted, totals.routed, totals.in_flight) == (1, 1, 0)
     assert (totals.deliveries, totals.recipients_sum) == (1, 1)
     assert (totals.receipts, totals.relayed) == (2, 2)
@@ -74,18 +81,19 @@ async def test_several_recipients_get_one_copy_each_from_a_single_cc_publish(
     sender = await client_for(sender_agency)
     recipients = {agency.id: await client_for(agency) for agency in recipient_agencies}
 
-    sent = await sender.send(
+    signed = await sender.send(
         make_envelope(sender.organ, [sender.organ_of(agency) for agency in recipient_ids])
     )
+    sent = signed.model
 
     for agency in recipient_ids:
         message = await probe.get(hub.names.inbox_queue(agency))
         # One publish to the first recipient's key, the others in CC: every copy carries it.
         assert message.headers.get("CC") == recipient_ids[1:]
         assert message.message_id == str(sent.id)
-        envelope = Envelope.model_validate_json(message.body)
+        assert message.body == signed.body
+        envelope = payload_of(message.body, Envelope)
         assert envelope.id == sent.id
-        assert verify(envelope, sender_agency.key.public_key())
         assert envelope.recipient_ids == recipient_ids
         await recipients[agency].send_status(envelope, StatusCode.ARRIVED)
 
@@ -93,6 +101,7 @@ async def test_several_recipients_get_one_copy_each_from_a_single_cc_publish(
         responders = []
         for _ in recipient_ids:
             update = await asyncio.wait_for(anext(statuses), 10)
+            assert update.receipt.document is not None
             assert update.receipt.document.id == sent.id
             assert update.receipt.code is StatusCode.ARRIVED
             assert update.receipt.responder is not None
@@ -123,10 +132,10 @@ async def test_a_receipt_goes_only_to_the_sender_of_the_document(
     other_sender = await client_for(c)
     recipient = await client_for(b)
 
-    sent = await sender.send(make_envelope(sender.organ, [sender.organ_of(b.id)]))
-    other = await other_sender.send(
-        make_envelope(other_sender.organ, [other_sender.organ_of(b.id)])
-    )
+    sent = (await sender.send(make_envelope(sender.organ, [sender.organ_of(b.id)]))).model
+    other = (
+        await other_sender.send(make_envelope(other_sender.organ, [other_sender.organ_of(b.id)]))
+    ).model
 
     async with recipient.inbox() as inbox:
         received: set[UUID] = set()
@@ -139,7 +148,8 @@ async def test_a_receipt_goes_only_to_the_sender_of_the_document(
     assert received == {sent.id, other.id}
 
     message = await probe.get(hub.names.status_queue(a.id))
-    receipt = StatusReceipt.model_validate_json(message.body)
+    receipt = payload_of(message.body, StatusReceipt)
+    assert receipt.document is not None
     assert receipt.document.id == sent.id
     assert receipt.responder is not None
     assert receipt.responder.id == b.id
@@ -184,7 +194,7 @@ async def test_many_concurrent_documents_each_arrive_once_per_recipient(
         messages = await probe.get_many(
             hub.names.inbox_queue(agency), len(expected[agency]), within_s=30
         )
-        got = Counter(Envelope.model_validate_json(m.body).id for m in messages)
+        got = Counter(payload_of(m.body, Envelope).id for m in messages)
         assert set(got) == expected[agency], agency
         assert max(got.values()) == 1, agency
 

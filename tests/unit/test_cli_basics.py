@@ -16,22 +16,30 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import ValidationError
 from typer.testing import CliRunner, Result
 
 from agency_client import load_signing_key, write_key_pair
 from dochub import __version__
+from dochub.agency_commands import _send
 from dochub.cli import app
 from hub.inspection import DocumentInput, ReceiptInput
 from hub.registry import Registry
+from hub.settings import HubSettings
 from hub.sqlite_ledger import SqliteLedger
 from schemas import (
     AgencyDirectory,
     AgencyKind,
+    Envelope,
+    RefusedInput,
+    RejectionReason,
+    Signed,
     StatusCode,
     StatusReceipt,
     public_key_to_text,
+    sign_document,
 )
-from tests.factories import directory_of, inspected, make_envelope, organ
+from tests.factories import directory_of, hub_entry, inspected, make_envelope, organ
 
 DOCHUB_SCRIPT = Path(sys.executable).parent / "dochub"
 UNREACHABLE_AMQP_URL = "amqp://guest:guest@127.0.0.1:1/"
@@ -99,7 +107,11 @@ def test_version_through_the_console_script() -> None:
 
 HELP_OPTIONS = [
     (["--help"], ["Usage: dochub", "--version", "hub", "agency", "simulate", "stats"]),
-    (["hub", "--help"], ["Usage: dochub hub", "run", "Run the hub"]),
+    (["hub", "--help"], ["Usage: dochub hub", "keygen", "run", "run the hub"]),
+    (
+        ["hub", "keygen", "--help"],
+        ["Usage: dochub hub keygen", "--registry", "--out", "--name", "--force"],
+    ),
     (
         ["hub", "run", "--help"],
         [
@@ -107,6 +119,8 @@ HELP_OPTIONS = [
             "--ledger-url",
             "sqlite:///PATH",
             "--registry",
+            "--hub-key",
+            "--trusted-users",
             "--amqp-url",
             "--namespace",
             "--workers",
@@ -197,6 +211,8 @@ HELP_ENVIRONMENT = [
             "DOCHUB_NAMESPACE",
             "DOCHUB_LEDGER_URL",
             "DOCHUB_REGISTRY",
+            "DOCHUB_HUB_KEY",
+            "DOCHUB_TRUSTED_USERS",
             "DOCHUB_WORKERS",
             "DOCHUB_PREFETCH",
             "DOCHUB_BATCH_MAX",
@@ -335,6 +351,89 @@ def test_keygen_force_replaces_the_key_and_its_directory_entry(tmp_path: Path) -
     assert by_id[G12].public_key == new_key
     assert by_id[G12].name == "Bộ Nội vụ (mới)"
     assert by_id[H29].public_key == public_text(keys / f"{H29}.pub")
+
+
+def test_agency_keygen_keeps_the_hubs_table(tmp_path: Path) -> None:
+    """The hub's operator makes the hub's key first (a directory with a [hub] table and no
+    agency yet), then registers the agencies one by one."""
+    keys, registry = tmp_path / "keys", tmp_path / "agencies.toml"
+    made = invoke("hub", "keygen", "--registry", registry, "--out", keys, "--name", "Trục quốc gia")
+    assert made.exit_code == 0, made.output
+    hub_before = AgencyDirectory.from_toml(registry.read_text(encoding="utf-8")).hub
+    assert hub_before is not None
+    result = invoke(
+        "agency", "keygen", G12, "--out", keys, "--registry", registry, "--name", "Bộ Nội vụ"
+    )
+    assert result.exit_code == 0, result.output
+    directory = AgencyDirectory.from_toml(registry.read_text(encoding="utf-8"))
+    assert directory.hub == hub_before
+    assert [entry.id for entry in directory.agencies] == [G12]
+
+
+def test_hub_keygen_makes_the_key_and_the_hub_table(tmp_path: Path) -> None:
+    keys, registry = tmp_path / "keys", tmp_path / "agencies.toml"
+    result = invoke("hub", "keygen", "--registry", registry, "--out", keys)
+    assert result.exit_code == 0, result.output
+    private = keys / "hub.key"
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    key = load_signing_key(private)
+    directory = AgencyDirectory.from_toml(registry.read_text(encoding="utf-8"))
+    assert directory.hub is not None
+    assert directory.hub.name == "DocHub"
+    assert directory.hub.public_key == public_key_to_text(key.public_key())
+    assert directory.hub.public_key == public_text(keys / "hub.pub")
+    assert directory.agencies == []
+    assert squashed(str(private)) in squashed(result.stdout)
+
+
+def test_hub_keygen_keeps_the_agencies(tmp_path: Path) -> None:
+    keys, registry = tmp_path / "keys", tmp_path / "agencies.toml"
+    for agency in (G12, H29):
+        made = invoke(
+            "agency", "keygen", agency, "--out", keys, "--registry", registry, "--name", agency
+        )
+        assert made.exit_code == 0, made.output
+    agencies_before = AgencyDirectory.from_toml(registry.read_text(encoding="utf-8")).agencies
+    result = invoke("hub", "keygen", "--registry", registry, "--out", keys)
+    assert result.exit_code == 0, result.output
+    directory = AgencyDirectory.from_toml(registry.read_text(encoding="utf-8"))
+    assert directory.agencies == agencies_before
+    assert directory.hub is not None
+    # A later agency keygen keeps the [hub] table.
+    more = invoke("agency", "keygen", A, "--out", keys, "--registry", registry, "--name", "A")
+    assert more.exit_code == 0, more.output
+    after = AgencyDirectory.from_toml(registry.read_text(encoding="utf-8"))
+    assert after.hub == directory.hub
+    assert [entry.id for entry in after.agencies] == [G12, H29, A]
+
+
+def test_hub_keygen_refuses_to_replace_a_key_without_force(tmp_path: Path) -> None:
+    keys, registry = tmp_path / "keys", tmp_path / "agencies.toml"
+    first = invoke("hub", "keygen", "--registry", registry, "--out", keys)
+    assert first.exit_code == 0, first.output
+    key_before, registry_before = key_files(keys), registry.read_bytes()
+
+    refused = invoke("hub", "keygen", "--registry", registry, "--out", keys)
+    assert_clean_failure(refused, 2)
+    assert "--force" in flat(refused.output)
+    assert key_files(keys) == key_before
+    assert registry.read_bytes() == registry_before
+
+    forced = invoke("hub", "keygen", "--registry", registry, "--out", keys, "--force")
+    assert forced.exit_code == 0, forced.output
+    directory = AgencyDirectory.from_toml(registry.read_text(encoding="utf-8"))
+    assert directory.hub is not None
+    assert directory.hub.public_key == public_text(keys / "hub.pub")
+    assert key_files(keys) != key_before
+
+
+def test_hub_keygen_refuses_an_invalid_registry(tmp_path: Path) -> None:
+    keys, registry = tmp_path / "keys", tmp_path / "agencies.toml"
+    registry.write_text("this is [not toml", encoding="utf-8")
+    result = invoke("hub", "keygen", "--registry", registry, "--out", keys)
+    assert_clean_failure(result, 2)
+    assert "is invalid" in flat(result.output)
+    assert registry.read_text(encoding="utf-8") == "this is [not toml"
 
 
 def _existing_key(keys: Path, registry: Path) -> None:
@@ -493,7 +592,8 @@ def test_an_invalid_setting_names_the_setting(
     [
         (None, "cannot read the agency registry {path}: No such file or directory"),
         ("agencies = [", "the agency registry {path} is invalid"),
-        ('schema_version = "1.0"\n', "the agency registry {path} lists no agencies"),
+        ('schema_version = "2.0"\n', "the agency registry {path} lists no agencies"),
+        ('schema_version = "1.0"\n', "the agency registry {path} is invalid"),
         (b"\xff\xfe not utf-8", "the agency registry {path} is not UTF-8 text"),
     ],
 )
@@ -515,6 +615,82 @@ def test_hub_run_with_an_unusable_registry_exits_1_naming_the_file(
     assert events[0]["level"] == "error"
     assert message.format(path=path) in events[0]["error"]
     assert not (tmp_path / "ledger.db").exists(), "the ledger is opened only after the registry"
+
+
+def registry_with_hub(tmp_path: Path, hub_key: Ed25519PrivateKey | None) -> Path:
+    directory = directory_of({G12: Ed25519PrivateKey.generate()})
+    if hub_key is None:
+        directory = directory.model_copy(update={"hub": None})
+    else:
+        directory = directory.model_copy(update={"hub": hub_entry(hub_key)})
+    path = tmp_path / "agencies.toml"
+    path.write_text(directory.to_toml(), encoding="utf-8")
+    return path
+
+
+def hub_key_file(tmp_path: Path) -> tuple[Path, Ed25519PrivateKey]:
+    files = write_key_pair(tmp_path / "keys", "hub")
+    return files.private, load_signing_key(files.private)
+
+
+@pytest.mark.parametrize("case", ["missing key file", "no [hub] table", "another key"])
+def test_hub_run_with_an_unusable_hub_key_exits_1(tmp_path: Path, case: str) -> None:
+    key_path, key = hub_key_file(tmp_path)
+    if case == "missing key file":
+        registry = registry_with_hub(tmp_path, key)
+        key_path = tmp_path / "absent.key"
+        message = f"cannot read the key {key_path}"
+    elif case == "no [hub] table":
+        registry = registry_with_hub(tmp_path, None)
+        message = "the agency registry has no [hub] table"
+    else:
+        registry = registry_with_hub(tmp_path, Ed25519PrivateKey.generate())
+        message = "the hub's key is not the one the registry's [hub] table lists"
+    result = invoke(
+        "hub", "run", "--registry", registry, "--hub-key", key_path,
+        "--amqp-url", UNREACHABLE_AMQP_URL, "--ledger-url", f"sqlite:///{tmp_path / 'ledger.db'}",
+    )  # fmt: skip
+    assert_clean_failure(result, 1)
+    events = log_events(result.stderr)
+    assert [event["event"] for event in events] == ["hub_failed"]
+    assert message in events[0]["error"]
+    assert not (tmp_path / "ledger.db").exists()
+
+
+# The hub's settings
+
+
+def test_hub_settings_defaults() -> None:
+    settings = HubSettings(_env_file=None)
+    assert settings.hub_key == Path("keys/hub.key")
+    assert settings.trusted_users == ()
+    assert settings.agency_queue_max_length == 100_000
+
+
+@pytest.mark.parametrize(
+    ("text", "users"),
+    [
+        ("guest", ("guest",)),
+        ("guest,dochub-sim", ("guest", "dochub-sim")),
+        (" guest , dochub-sim ,", ("guest", "dochub-sim")),
+        ("", ()),
+    ],
+)
+def test_hub_settings_trusted_users_are_comma_separated(
+    monkeypatch: pytest.MonkeyPatch, text: str, users: tuple[str, ...]
+) -> None:
+    monkeypatch.setenv("DOCHUB_TRUSTED_USERS", text)
+    monkeypatch.setenv("DOCHUB_HUB_KEY", "/etc/dochub/hub.key")
+    monkeypatch.setenv("DOCHUB_AGENCY_QUEUE_MAX_LENGTH", "5000")
+    settings = HubSettings(_env_file=None)
+    assert settings.trusted_users == users
+    assert settings.hub_key == Path("/etc/dochub/hub.key")
+    assert settings.agency_queue_max_length == 5000
+
+
+def test_hub_settings_refuse_an_agency_queue_of_no_length() -> None:
+    with pytest.raises(ValidationError, match="agency_queue_max_length"):
+        HubSettings(agency_queue_max_length=0, _env_file=None)
 
 
 # stats on a ledger filled here
@@ -704,3 +880,134 @@ def test_stats_refusals(tmp_path: Path, args: list[str], exit_code: int, message
     result = invoke("stats", *[arg.format(tmp=tmp_path) for arg in args])
     assert_clean_failure(result, exit_code)
     assert squashed(message.format(tmp=tmp_path)) in squashed(result.output)
+
+
+# agency send matches the hub's refusals by the sha256 of what it sent
+
+
+class FakeUpdate:
+    def __init__(self, receipt: StatusReceipt) -> None:
+        self.receipt = receipt
+        self.acked = False
+
+    async def ack(self) -> None:
+        self.acked = True
+
+
+class FakeStatuses:
+    def __init__(self, updates: list[FakeUpdate]) -> None:
+        self._updates = updates
+
+    async def __aenter__(self) -> "FakeStatuses":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    def __aiter__(self) -> Any:
+        return self._iterate()
+
+    async def _iterate(self) -> Any:
+        for update in self._updates:
+            yield update
+        await asyncio.sleep(3600)  # nothing more: as a queue with nothing left
+
+
+class FakeClient:
+    """What ``_send`` uses of an ``AgencyClient``, without a broker."""
+
+    def __init__(self, key: Ed25519PrivateKey, updates: list[FakeUpdate]) -> None:
+        self._key = key
+        self._statuses = FakeStatuses(updates)
+        self.sent: list[Signed[Envelope]] = []
+
+    async def __aenter__(self) -> "FakeClient":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def send(self, envelope: Envelope) -> Signed[Envelope]:
+        signed = sign_document(envelope, self._key)
+        self.sent.append(signed)
+        return signed
+
+    def statuses(self) -> FakeStatuses:
+        return self._statuses
+
+
+def hub_refusal_of(envelope: Envelope, body_sha256: str) -> StatusReceipt:
+    return StatusReceipt(
+        document=envelope.reference(),
+        responder=None,
+        code=StatusCode.REFUSED,
+        reason=RejectionReason.UNKNOWN_RECIPIENT,
+        refused=RefusedInput(sha256=body_sha256, kind="document"),
+        description="not registered",
+    )
+
+
+def printed(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+async def test_send_prints_the_sha256_of_what_it_sent(capsys: pytest.CaptureFixture[str]) -> None:
+    envelope = make_envelope(organ(A), [organ(C)])
+    client = FakeClient(KEYS[A], [])
+    assert await _send(client, envelope, None) == 0  # type: ignore[arg-type]
+    (sent,) = printed(capsys)
+    assert sent == {
+        "event": "sent",
+        "document_id": str(envelope.id),
+        "to": [C],
+        "sha256": client.sent[0].sha256,
+    }
+
+
+async def test_send_exits_4_on_the_hubs_refusal_of_exactly_what_it_sent(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    envelope = make_envelope(organ(A), [organ(C)])
+    ours = sign_document(envelope, KEYS[A])
+    # Another publish of the same document id with other bytes, refused earlier: not ours.
+    other = FakeUpdate(hub_refusal_of(envelope, "0" * 64))
+    mine = FakeUpdate(hub_refusal_of(envelope, ours.sha256))
+    client = FakeClient(KEYS[A], [other, mine])
+    assert await _send(client, envelope, 5.0) == 4  # type: ignore[arg-type]
+    assert not other.acked  # left in the queue for whoever sent it
+    assert mine.acked
+    sent, refusal = printed(capsys)
+    assert sent["sha256"] == ours.sha256
+    assert refusal["from"] == "hub"
+    assert refusal["reason"] == "unknown_recipient"
+    assert refusal["refused_sha256"] == ours.sha256
+
+
+async def test_send_waits_past_the_refusal_of_other_bytes_with_the_same_id(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Another, accepted document may carry the id: a refusal is matched by sha256 alone."""
+    envelope = make_envelope(organ(A), [organ(C)])
+    other = FakeUpdate(hub_refusal_of(envelope, "0" * 64))
+    arrived = FakeUpdate(
+        StatusReceipt(document=envelope.reference(), responder=organ(C), code=StatusCode.ARRIVED)
+    )
+    accepted = FakeUpdate(
+        StatusReceipt(document=envelope.reference(), responder=organ(C), code=StatusCode.ACCEPTED)
+    )
+    client = FakeClient(KEYS[A], [other, arrived, accepted])
+    assert await _send(client, envelope, 5.0) == 0  # type: ignore[arg-type]
+    assert [other.acked, arrived.acked, accepted.acked] == [False, True, True]
+    events = printed(capsys)
+    assert [event.get("code") for event in events] == [None, "01", "03"]
+    assert all(event.get("refused_sha256") is None for event in events)
+
+
+async def test_send_times_out_with_who_it_waits_for(capsys: pytest.CaptureFixture[str]) -> None:
+    envelope = make_envelope(organ(A), [organ(C), organ(D)])
+    answered = FakeUpdate(
+        StatusReceipt(document=envelope.reference(), responder=organ(C), code=StatusCode.ACCEPTED)
+    )
+    client = FakeClient(KEYS[A], [answered])
+    assert await _send(client, envelope, 0.2) == 3  # type: ignore[arg-type]
+    assert printed(capsys)[-1] == {"event": "timeout", "waiting_for": [D]}

@@ -1,7 +1,9 @@
 """Parts of the agency client that need no broker: dedupe, key files, the constructor's checks."""
 
 import re
+import sqlite3
 import stat
+import uuid
 from pathlib import Path
 
 import pytest
@@ -22,15 +24,16 @@ from agency_client import (
     load_signing_key,
     write_key_pair,
 )
-from agency_client.dedupe import SeenIds
+from agency_client.dedupe import DurableSeenIds, SeenIds
 from schemas import (
     AgencyDirectory,
     AgencyEntry,
     AgencyKind,
-    key_id,
     public_key_from_text,
     public_key_to_text,
+    thumbprint,
 )
+from tests.factories import hub_entry
 
 AGENCY = "000.00.00.G01"
 
@@ -85,6 +88,87 @@ def test_seen_ids_refuses_capacity_below_one(capacity: int) -> None:
         SeenIds(capacity)
 
 
+def test_seen_ids_close_forgets_everything() -> None:
+    seen = SeenIds(3)
+    seen.add("a")
+    seen.close()
+    assert "a" not in seen
+    assert len(seen) == 0
+
+
+# DurableSeenIds
+
+
+def test_durable_seen_ids_remembers_what_was_added(tmp_path: Path) -> None:
+    seen = DurableSeenIds(tmp_path / "state.db", "document")
+    try:
+        assert "a" not in seen
+        seen.add("a")
+        seen.add("a")  # adding again is harmless
+        assert "a" in seen
+        assert "b" not in seen
+    finally:
+        seen.close()
+
+
+def test_durable_seen_ids_survive_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    first = DurableSeenIds(path, "document")
+    for message_id in ids:
+        first.add(message_id)
+    first.close()
+
+    again = DurableSeenIds(path, "document")
+    try:
+        assert all(message_id in again for message_id in ids)
+        assert str(uuid.uuid4()) not in again
+    finally:
+        again.close()
+
+
+def test_durable_seen_ids_keep_each_kind_apart(tmp_path: Path) -> None:
+    """A document and a receipt may share an id: handling one is not handling the other."""
+    path = tmp_path / "state.db"
+    documents = DurableSeenIds(path, "document")
+    receipts = DurableSeenIds(path, "receipt")
+    try:
+        documents.add("same-id")
+        assert "same-id" in documents
+        assert "same-id" not in receipts
+    finally:
+        documents.close()
+        receipts.close()
+    reopened = DurableSeenIds(path, "receipt")
+    try:
+        assert "same-id" not in reopened
+    finally:
+        reopened.close()
+
+
+def test_durable_seen_ids_are_written_at_once(tmp_path: Path) -> None:
+    """Written before the ack: another connection sees the id without a close or commit."""
+    path = tmp_path / "state.db"
+    seen = DurableSeenIds(path, "document")
+    try:
+        seen.add("acked")
+        with sqlite3.connect(path) as other:
+            rows = other.execute("SELECT kind, id FROM handled").fetchall()
+        assert rows == [("document", "acked")]
+    finally:
+        seen.close()
+
+
+def test_durable_seen_ids_match_a_uuid_by_its_text(tmp_path: Path) -> None:
+    seen = DurableSeenIds(tmp_path / "state.db", "document")
+    try:
+        message_id = uuid.uuid4()
+        seen.add(str(message_id))
+        assert message_id in seen
+    finally:
+        seen.close()
+
+
 # Key files
 
 
@@ -98,7 +182,7 @@ def test_write_key_pair(tmp_path: Path) -> None:
     assert files.public.read_text(encoding="ascii") == files.public_text + "\n"
     key = load_signing_key(files.private)
     assert public_key_to_text(key.public_key()) == files.public_text
-    assert key_id(public_key_from_text(files.public_text)) == key_id(key.public_key())
+    assert thumbprint(public_key_from_text(files.public_text)) == thumbprint(key.public_key())
 
 
 @pytest.mark.parametrize("existing", ["key", "pub"])
@@ -183,9 +267,10 @@ def test_load_signing_key_refuses_an_ec_key(tmp_path: Path) -> None:
 # AgencyClient's checks at construction
 
 
-def directory_with(key: Ed25519PrivateKey) -> AgencyDirectory:
+def directory_with(key: Ed25519PrivateKey, *, with_hub: bool = True) -> AgencyDirectory:
     return AgencyDirectory(
-        agencies=[AgencyEntry.for_key(AGENCY, "Bộ Nội vụ", AgencyKind.MINISTRY, key.public_key())]
+        hub=hub_entry() if with_hub else None,
+        agencies=[AgencyEntry.for_key(AGENCY, "Bộ Nội vụ", AgencyKind.MINISTRY, key.public_key())],
     )
 
 
@@ -232,4 +317,29 @@ def test_client_refuses_a_bad_namespace() -> None:
     key = Ed25519PrivateKey.generate()
     with pytest.raises(AgencyClientError, match="namespace 'a b' must match") as info:
         AgencyClient(AGENCY, key, directory_with(key), namespace="a b")
+    assert info.value.agency_id == AGENCY
+
+
+def test_client_refuses_a_directory_without_the_hubs_key() -> None:
+    key = Ed25519PrivateKey.generate()
+    with pytest.raises(AgencyClientError, match=re.escape("no [hub] table")) as info:
+        AgencyClient(AGENCY, key, directory_with(key, with_hub=False))
+    assert info.value.agency_id == AGENCY
+
+
+def test_client_with_a_state_path_keeps_its_state_there(tmp_path: Path) -> None:
+    key = Ed25519PrivateKey.generate()
+    path = tmp_path / "agency-state.db"
+    AgencyClient(AGENCY, key, directory_with(key), state_path=path)
+    assert path.is_file()
+
+
+def test_client_reports_a_state_path_it_cannot_open(tmp_path: Path) -> None:
+    key = Ed25519PrivateKey.generate()
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    with pytest.raises(
+        AgencyClientError, match=f"cannot open the client's state file {re.escape(str(folder))}"
+    ) as info:
+        AgencyClient(AGENCY, key, directory_with(key), state_path=folder)
     assert info.value.agency_id == AGENCY

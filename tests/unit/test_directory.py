@@ -10,7 +10,15 @@ from pydantic import ValidationError
 
 from hub.errors import ConfigurationError, RegistryError
 from hub.registry import Registry, load_registry
-from schemas import AgencyDirectory, AgencyEntry, AgencyKind, key_id, public_key_to_text
+from schemas import (
+    HUB_SIGNER,
+    AgencyDirectory,
+    AgencyEntry,
+    AgencyKind,
+    HubEntry,
+    public_key_to_text,
+    thumbprint,
+)
 
 
 def new_key_text() -> str:
@@ -23,9 +31,9 @@ def entry(agency_id: str, name: str = "Bộ Nội vụ", key: str | None = None)
     )
 
 
-def directory(*names: str) -> AgencyDirectory:
+def directory(*names: str, hub: HubEntry | None = None) -> AgencyDirectory:
     return AgencyDirectory(
-        agencies=[entry(f"000.00.00.G{n:02d}", name) for n, name in enumerate(names, 1)]
+        hub=hub, agencies=[entry(f"000.00.00.G{n:02d}", name) for n, name in enumerate(names, 1)]
     )
 
 
@@ -54,11 +62,22 @@ def test_toml_round_trip(name: str) -> None:
     assert again.agencies[0].name == name
 
 
+@pytest.mark.parametrize(
+    "name", ["DocHub", 'Trục "liên thông" \\ quốc gia', "a = 1\n[[agencies]]", "delete\x7f"]
+)
+def test_toml_round_trip_with_the_hub(name: str) -> None:
+    original = directory("Bộ Nội vụ", hub=HubEntry(name=name, public_key=new_key_text()))
+    again = AgencyDirectory.from_toml(original.to_toml())
+    assert again == original
+    assert again.hub is not None
+    assert again.hub.name == name
+
+
 def test_toml_has_the_documented_shape() -> None:
     key = new_key_text()
     text = AgencyDirectory(agencies=[entry("000.00.00.G12", "Bộ Nội vụ", key)]).to_toml()
     assert text == (
-        'schema_version = "1.0"\n'
+        'schema_version = "2.0"\n'
         "\n"
         "[[agencies]]\n"
         'id = "000.00.00.G12"\n'
@@ -67,6 +86,34 @@ def test_toml_has_the_documented_shape() -> None:
         f'public_key = "{key}"\n'
     )
     assert tomllib.loads(text)["agencies"][0]["name"] == "Bộ Nội vụ"
+
+
+def test_toml_with_the_hub_has_the_documented_shape() -> None:
+    key, hub_key = new_key_text(), new_key_text()
+    text = AgencyDirectory(
+        hub=HubEntry(public_key=hub_key), agencies=[entry("000.00.00.G12", "Bộ Nội vụ", key)]
+    ).to_toml()
+    assert text == (
+        'schema_version = "2.0"\n'
+        "\n"
+        "[hub]\n"
+        'name = "DocHub"\n'
+        f'public_key = "{hub_key}"\n'
+        "\n"
+        "[[agencies]]\n"
+        'id = "000.00.00.G12"\n'
+        'name = "Bộ Nội vụ"\n'
+        'kind = "ministry"\n'
+        f'public_key = "{key}"\n'
+    )
+    assert tomllib.loads(text)["hub"] == {"name": "DocHub", "public_key": hub_key}
+
+
+def test_a_directory_without_the_hub_has_no_hub_table() -> None:
+    built = directory("A")
+    assert built.hub is None
+    assert "[hub]" not in built.to_toml()
+    assert AgencyDirectory.from_toml(built.to_toml()).hub is None
 
 
 def test_empty_directory_round_trip() -> None:
@@ -78,7 +125,36 @@ def test_lookups_by_id_and_key_id() -> None:
     second = built.agencies[1]
     assert built.by_id["000.00.00.G02"] is second
     assert built.by_key_id[second.key_id] is second
-    assert second.key_id == key_id(second.verify_key)
+    assert second.key_id == thumbprint(second.verify_key)
+    assert len(second.key_id) == 43
+
+
+def test_key_owner_names_the_agency_or_the_hub() -> None:
+    hub = HubEntry(public_key=new_key_text())
+    built = directory("A", "B", hub=hub)
+    second = built.agencies[1]
+    assert built.key_owner(second.key_id) == ("000.00.00.G02", second.verify_key)
+    assert built.key_owner(hub.key_id) == (HUB_SIGNER, hub.verify_key)
+    assert HUB_SIGNER == "hub"
+    assert built.key_owner(thumbprint(Ed25519PrivateKey.generate().public_key())) is None
+    assert built.key_owner("") is None
+
+
+def test_key_owner_without_a_hub_entry() -> None:
+    built = directory("A")
+    assert built.key_owner(built.agencies[0].key_id) == (
+        "000.00.00.G01",
+        built.agencies[0].verify_key,
+    )
+    assert built.key_owner(thumbprint(Ed25519PrivateKey.generate().public_key())) is None
+
+
+def test_a_directory_contains_its_agencies_only() -> None:
+    built = directory("A", hub=HubEntry(public_key=new_key_text()))
+    assert "000.00.00.G01" in built
+    assert "000.00.00.G02" not in built
+    assert HUB_SIGNER not in built
+    assert None not in built
 
 
 def test_duplicate_ids_are_refused() -> None:
@@ -95,6 +171,22 @@ def test_shared_public_key_is_refused() -> None:
         match=re.escape("agency 000.00.00.H01 shares its public key with another agency"),
     ):
         AgencyDirectory(agencies=[entry("000.00.00.G01", key=key), entry("000.00.00.H01", key=key)])
+
+
+def test_an_agency_may_not_share_the_hubs_key() -> None:
+    key = new_key_text()
+    with pytest.raises(
+        ValidationError,
+        match=re.escape(
+            "agency 000.00.00.G01 shares its public key with another agency or the hub"
+        ),
+    ):
+        AgencyDirectory(hub=HubEntry(public_key=key), agencies=[entry("000.00.00.G01", key=key)])
+
+
+def test_invalid_hub_key_is_refused() -> None:
+    with pytest.raises(ValidationError, match="32 bytes, not 3"):
+        HubEntry(public_key="QUJD")
 
 
 @pytest.mark.parametrize(
@@ -145,10 +237,23 @@ def test_load_registry(tmp_path: Path) -> None:
     found = registry.get("000.00.00.G02")
     assert found is not None
     assert found.name == "Tỉnh Hà Giang"
-    owner = registry.owner_of_key(second.key_id)
-    assert owner is not None
-    assert owner.id == "000.00.00.G02"
-    assert registry.owner_of_key("0" * 16) is None
+    assert registry.key_owner(second.key_id) == ("000.00.00.G02", second.verify_key)
+    assert registry.key_owner(thumbprint(Ed25519PrivateKey.generate().public_key())) is None
+
+
+def test_the_registry_does_not_own_the_hubs_key(tmp_path: Path) -> None:
+    """Nothing the hub receives may be signed by the hub's own key."""
+    hub = HubEntry(public_key=new_key_text())
+    built = directory("A", hub=hub)
+    registry = load_registry(write(tmp_path, built.to_toml()))
+    assert registry.directory.hub == hub
+    assert built.key_owner(hub.key_id) is not None
+    assert registry.key_owner(hub.key_id) is None
+    assert HUB_SIGNER not in registry
+    assert registry.key_owner(built.agencies[0].key_id) == (
+        "000.00.00.G01",
+        built.agencies[0].verify_key,
+    )
 
 
 def test_registry_from_directory() -> None:
@@ -177,7 +282,9 @@ def test_registry_path_is_a_folder(tmp_path: Path) -> None:
             "agencies.0.id: String should match pattern",
             id="invalid content",
         ),
-        pytest.param('schema_version = "2.0"\n', "schema_version: Input should be '1.0'", id="v2"),
+        pytest.param('schema_version = "1.0"\n', "schema_version: Input should be '2.0'", id="v1"),
+        pytest.param('[hub]\npublic_key = "QUJD"\n', "hub.public_key: Value error", id="hub key"),
+        pytest.param('[hub]\nname = "DocHub"\n', "hub.public_key: Field required", id="no hub key"),
         pytest.param("[[agencies]]\n", "agencies.0.id: Field required", id="empty entry"),
         pytest.param('owner = "x"\n', "owner: Extra inputs are not permitted", id="extra key"),
     ],
@@ -197,11 +304,26 @@ def test_registry_file_not_utf8(tmp_path: Path) -> None:
         load_registry(path)
 
 
-@pytest.mark.parametrize("text", ['schema_version = "1.0"\n', "", "agencies = []\n"])
+EMPTY_REGISTRIES = [
+    'schema_version = "2.0"\n',
+    "",
+    "agencies = []\n",
+    f'[hub]\npublic_key = "{new_key_text()}"\n',
+]
+
+
+@pytest.mark.parametrize("text", EMPTY_REGISTRIES)
 def test_empty_registry(tmp_path: Path, text: str) -> None:
     path = write(tmp_path, text)
     with pytest.raises(RegistryError, match=re.escape(f"the agency registry {path} lists no")):
         load_registry(path)
+
+
+@pytest.mark.parametrize("text", EMPTY_REGISTRIES)
+def test_empty_registry_when_agencies_are_not_required(tmp_path: Path, text: str) -> None:
+    registry = load_registry(write(tmp_path, text), require_agencies=False)
+    assert len(registry) == 0
+    assert registry.agency_ids == []
 
 
 def test_registry_error_is_a_configuration_error() -> None:

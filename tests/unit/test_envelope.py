@@ -19,7 +19,6 @@ from schemas import (
     DocumentType,
     Envelope,
     OtherInfo,
-    TraceHop,
     Urgency,
     limits,
 )
@@ -43,14 +42,16 @@ def envelope_data(**overrides: Any) -> dict[str, Any]:
 def test_valid_envelope_has_its_defaults() -> None:
     before = dt.datetime.now(dt.UTC)
     envelope = make_envelope(SENDER, [RECIPIENT])
-    assert envelope.schema_version == SCHEMA_VERSION == "1.0"
+    assert envelope.schema_version == SCHEMA_VERSION == "2.0"
     assert isinstance(envelope.id, uuid.UUID)
     assert envelope.urgency is Urgency.NORMAL
     assert envelope.business.kind is BusinessKind.NEW
     assert envelope.business.reference is None
     assert envelope.attachments == []
-    assert envelope.trace == []
-    assert envelope.signature is None
+    # 2.0: the signature is the JWS around the envelope and the hub's hop is its stamp beside
+    # it; neither is a member of the signed envelope.
+    assert "trace" not in Envelope.model_fields
+    assert "signature" not in Envelope.model_fields
     assert envelope.sent_at.tzinfo is not None
     assert before <= envelope.sent_at <= dt.datetime.now(dt.UTC)
     assert envelope.recipient_ids == ["000.00.00.H01"]
@@ -139,9 +140,14 @@ def test_max_recipients_are_accepted() -> None:
             id="replace without a reference",
         ),
         pytest.param(
-            {"trace": [{"node": "n", "at": "2022-06-30T00:00:00Z"}] * (limits.MAX_TRACE_HOPS + 1)},
-            f"at most {limits.MAX_TRACE_HOPS} items",
-            id="too many trace hops",
+            {"trace": [{"node": "n", "at": "2022-06-30T00:00:00Z"}]},
+            "Extra inputs are not permitted",
+            id="1.0 trace member",
+        ),
+        pytest.param(
+            {"signature": {"algorithm": "ed25519", "key_id": "0" * 16, "value": "AA"}},
+            "Extra inputs are not permitted",
+            id="1.0 signature member",
         ),
         pytest.param(
             {
@@ -157,7 +163,7 @@ def test_max_recipients_are_accepted() -> None:
             "Input should have timezone info",
             id="naive sent_at",
         ),
-        pytest.param({"schema_version": "2.0"}, "Input should be '1.0'", id="wrong version"),
+        pytest.param({"schema_version": "1.0"}, "Input should be '2.0'", id="wrong version"),
         pytest.param({"urgency": 5}, "Input should be 0, 1, 2, 3 or 4", id="unknown urgency"),
         pytest.param(
             {"document_type": "hop_dong"}, "Input should be 'cong_van'", id="unknown type"
@@ -176,11 +182,10 @@ def test_envelope_limits(overrides: dict[str, Any], message: str) -> None:
     ("change", "message"),
     [
         pytest.param({"unexpected": 1}, "Extra inputs are not permitted", id="unknown field"),
-        pytest.param(
-            {"sent_at": "2022-06-30T08:00:00"}, "Input should have timezone info", id="naive"
-        ),
-        pytest.param({"schema_version": "0.9"}, "Input should be '1.0'", id="old version"),
-        pytest.param({"schema_version": 1.0}, "Input should be '1.0'", id="version as number"),
+        pytest.param({"sent_at": "2022-06-30T08:00:00"}, "not an RFC 3339 timestamp", id="naive"),
+        pytest.param({"schema_version": "0.9"}, "Input should be '2.0'", id="old version"),
+        pytest.param({"schema_version": "1.0"}, "Input should be '2.0'", id="version 1.0"),
+        pytest.param({"schema_version": 2.0}, "Input should be '2.0'", id="version as number"),
     ],
 )
 def test_envelope_json_is_refused(change: dict[str, Any], message: str) -> None:
@@ -334,7 +339,6 @@ def full_envelope() -> Envelope:
         other_info=OtherInfo(page_count=3, copies=2, appendixes=1),
         attachments=[Attachment.inline("a.bin", "application/octet-stream", bytes(range(256)))],
         sent_at=dt.datetime(2022, 6, 30, 20, 0, tzinfo=dt.timezone(dt.timedelta(hours=7))),
-        trace=[TraceHop(node="000.00.00.G01", at=dt.datetime(2022, 6, 30, 13, 0, tzinfo=dt.UTC))],
         document_type=DocumentType.PLAN,
     )
 
@@ -357,11 +361,59 @@ def test_bytes_travel_as_base64_in_json() -> None:
     assert base64.urlsafe_b64decode(text) == bytes(range(256))
 
 
-def test_standard_base64_alphabet_is_read_too() -> None:
-    envelope = full_envelope()
-    data = json.loads(envelope.model_dump_json())
+def attachment_json(text: str, content: bytes) -> str:
+    return json.dumps(
+        {
+            "name": "a.bin",
+            "media_type": "application/octet-stream",
+            "size": len(content),
+            "sha256": hashlib.sha256(content).hexdigest(),
+            "content": text,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(bytes(range(256)), id="256 bytes"),
+        pytest.param(b"ab", id="one padding character"),
+        pytest.param(b"a", id="two padding characters"),
+        pytest.param(b"", id="empty"),
+    ],
+)
+@pytest.mark.parametrize("padded", [True, False], ids=["padded", "unpadded"])
+def test_base64url_content_is_read_padded_or_not(content: bytes, padded: bool) -> None:
+    text = base64.urlsafe_b64encode(content).decode()
+    if not padded:
+        text = text.rstrip("=")
+    attachment = Attachment.model_validate_json(attachment_json(text, content))
+    assert attachment.content == content
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b"\xf8", id="plus"),  # "+A=="
+        pytest.param(b"\xfc", id="slash"),  # "/A=="
+        pytest.param(bytes(range(256)), id="both"),
+    ],
+)
+def test_standard_base64_alphabet_is_refused_with_a_clear_message(content: bytes) -> None:
+    text = base64.b64encode(content).decode()
+    assert "+" in text or "/" in text
+    with pytest.raises(
+        ValidationError,
+        match=r"not base64url: use the URL-safe alphabet \('-' and '_', not '\+' and '/'\)",
+    ):
+        Attachment.model_validate_json(attachment_json(text, content))
+
+
+def test_standard_base64_in_an_envelope_is_refused() -> None:
+    data = json.loads(full_envelope().model_dump_json())
     data["attachments"][0]["content"] = base64.b64encode(bytes(range(256))).decode()
-    assert Envelope.model_validate_json(json.dumps(data)) == envelope
+    with pytest.raises(ValidationError, match="not base64url"):
+        Envelope.model_validate_json(json.dumps(data))
 
 
 def test_json_enums_are_written_as_their_values() -> None:
@@ -369,4 +421,4 @@ def test_json_enums_are_written_as_their_values() -> None:
     assert data["document_type"] == "ke_hoach"
     assert data["urgency"] == 3
     assert data["business"]["kind"] == 2
-    assert data["schema_version"] == "1.0"
+    assert data["schema_version"] == "2.0"

@@ -5,6 +5,8 @@ import io
 import json
 import logging
 import re
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -224,3 +226,112 @@ def test_default_stream_is_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     assert captured.out == ""
     (line,) = captured.err.splitlines()
     assert json.loads(line)["event"] == "to_stderr"
+
+
+# The agency client logs through the standard library, never to stdout
+
+
+def test_agency_client_loggers_are_stdlib_loggers_named_agency_client(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from agency_client import logs
+
+    assert isinstance(logs._logger, logging.Logger)
+    assert logs._logger.name == "agency_client"
+    with caplog.at_level(logging.DEBUG, logger="agency_client"):
+        logs.debug("document_sent", document_id="d1")
+        logs.info("send_retrying", message_id="m1")
+        logs.warning("delivery_unverified", message_id="m2", detail="no hub stamp")
+    assert [(r.name, r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("agency_client", "DEBUG", "document_sent"),
+        ("agency_client", "INFO", "send_retrying"),
+        ("agency_client", "WARNING", "delivery_unverified"),
+    ]
+    assert caplog.records[2].__dict__["detail"] == "no hub stamp"
+
+
+def test_the_agency_client_does_not_use_structlog() -> None:
+    code = (
+        "import sys, agency_client, agency_client.client, agency_client.verification, "
+        "agency_client.dedupe, agency_client.logs; print('structlog' in sys.modules)"
+    )
+    completed = subprocess.run(  # noqa: S603 - our interpreter, fixed code
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert completed.stdout == "False\n"
+
+
+def test_the_agency_client_without_logging_configured_prints_nothing_to_stdout(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from agency_client import logs
+
+    logs.debug("document_sent", document_id="d1")
+    logs.info("send_retrying", message_id="m1")
+    logs.warning("delivery_unverified", message_id="m2", detail="no hub stamp")
+    assert capsys.readouterr().out == ""
+
+
+CLIENT_WITHOUT_LOGGING = """
+import asyncio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from agency_client import AgencyClient
+from schemas import AgencyDirectory, AgencyEntry, AgencyKind, HubEntry, public_key_to_text
+
+key = Ed25519PrivateKey.generate()
+directory = AgencyDirectory(
+    hub=HubEntry(public_key=public_key_to_text(Ed25519PrivateKey.generate().public_key())),
+    agencies=[AgencyEntry.for_key("000.00.00.G01", "A", AgencyKind.MINISTRY, key.public_key())],
+)
+client = AgencyClient("000.00.00.G01", key, directory)
+
+
+class Message:
+    body = b"not a message the hub routed"
+    headers = {}
+    message_id = "m1"
+
+    async def reject(self, requeue=False):
+        pass
+
+
+async def main():
+    from schemas import Envelope
+    from agency_client.dedupe import SeenIds
+    assert await client._open(Message(), Envelope, SeenIds(10)) is None
+
+asyncio.run(main())
+"""
+
+
+def test_a_fresh_process_using_the_client_without_logging_prints_nothing_to_stdout() -> None:
+    """An application that configured no logging: the client's warning (a message it refused)
+    may reach stderr through logging's last resort, never stdout."""
+    completed = subprocess.run(  # noqa: S603 - our interpreter, fixed code
+        [sys.executable, "-c", CLIENT_WITHOUT_LOGGING],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == ""
+    assert "delivery_unverified" in completed.stderr
+
+
+def test_the_cli_logging_renders_the_agency_clients_fields() -> None:
+    """``agency_client.logs``: fields ride in ``extra`` and dochub's logging setup renders them
+    as structured fields."""
+    from agency_client import logs
+
+    stream = io.StringIO()
+    configure_logging("json", "info", stream)
+    logs.warning(
+        "delivery_unverified", message_id="m1", agency_id="000.00.00.G01", detail="no hub stamp"
+    )
+    (record,) = json_lines(stream)
+    assert record["event"] == "delivery_unverified"
+    assert record["logger"] == "agency_client"
+    assert record["message_id"] == "m1"
+    assert record["agency_id"] == "000.00.00.G01"
+    assert record["detail"] == "no hub stamp"

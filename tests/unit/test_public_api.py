@@ -9,42 +9,47 @@ import schemas
 
 SCHEMAS_API = [
     "AGENCY_ID_PATTERN",
+    "HUB_SIGNER",
     "SCHEMA_VERSION",
     "AgencyDirectory",
     "AgencyEntry",
     "AgencyId",
     "AgencyKind",
     "Attachment",
+    "Authenticated",
     "Business",
     "BusinessKind",
     "DocumentCode",
     "DocumentReference",
     "DocumentType",
     "Envelope",
+    "HubEntry",
     "Names",
+    "NotAuthentic",
     "Organ",
     "OtherInfo",
     "PromulgationInfo",
+    "RefusedInput",
     "RejectionReason",
-    "Signature",
+    "Signed",
     "Signer",
     "Staff",
+    "Stamp",
     "StatusCode",
     "StatusReceipt",
-    "TraceHop",
     "Urgency",
-    "canonical_bytes",
-    "content_hash",
+    "authenticate",
     "is_agency_id",
-    "key_id",
     "public_key_from_text",
     "public_key_to_text",
-    "sign",
-    "verify",
+    "sign_document",
+    "sign_receipt",
+    "thumbprint",
 ]
 
 AGENCY_CLIENT_API = [
     "DEFAULT_AMQP_URL",
+    "AccessRefused",
     "AgencyClient",
     "AgencyClientError",
     "BrokerUnavailable",
@@ -94,8 +99,17 @@ def test_star_import_gives_exactly_the_public_names() -> None:
         assert sorted(set(namespace) - {"__builtins__"}) == sorted(expected)
 
 
+@pytest.mark.parametrize(
+    "name", ["Signature", "TraceHop", "canonical_bytes", "content_hash", "key_id", "sign", "verify"]
+)
+def test_the_names_of_contract_1_0_are_gone(name: str) -> None:
+    """2.0 signs JWS over the bytes as sent: no canonical form, no embedded signature, no trace."""
+    assert not hasattr(schemas, name)
+
+
 def test_agency_client_reexports_the_error_tree() -> None:
     for name in (
+        "AccessRefused",
         "BrokerUnavailable",
         "DocumentRefused",
         "DocumentUnroutable",

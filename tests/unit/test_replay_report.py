@@ -64,6 +64,7 @@ def planned_totals() -> Totals:
         recipients_sum=deliveries,
         deliveries=deliveries,
         receipts=receipts,
+        receipt_messages=receipts,
         relayed=receipts,
         rejected=0,
         dead_lettered=0,
@@ -230,6 +231,31 @@ def test_ledger_imbalances_are_problems(changes: dict[str, int], problem: str) -
     outcome = make_outcome(totals=totals)
     assert problem in outcome.accounting_problems()
     assert outcome.ok is False
+
+
+def test_a_receipt_message_not_relayed_is_a_problem() -> None:
+    """2.0 counts steps (``receipts``) and receipt messages (``receipt_messages``) apart, and
+    ``relayed`` counts messages: one message not relayed is a problem even when the number of
+    relayed messages happens to equal the number of steps (two receipts reported one step)."""
+    planned = planned_totals()
+    totals = dataclasses.replace(planned, receipt_messages=planned.receipt_messages + 1)
+    assert totals.relayed == totals.receipts
+    assert totals.imbalances() == []
+    outcome = make_outcome(totals=totals)
+    assert "1 not relayed" in outcome.accounting_problems()
+    assert outcome.ok is False
+
+
+def test_two_receipts_of_one_step_all_relayed_are_not_a_relay_problem() -> None:
+    planned = planned_totals()
+    totals = dataclasses.replace(
+        planned,
+        receipt_messages=planned.receipt_messages + 1,
+        relayed=planned.relayed + 1,
+    )
+    assert totals.imbalances() == []
+    problems = make_outcome(totals=totals).accounting_problems()
+    assert not [problem for problem in problems if "not relayed" in problem], problems
 
 
 def test_a_stalled_fleet_is_a_problem() -> None:

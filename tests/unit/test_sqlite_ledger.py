@@ -1,7 +1,10 @@
 """The SQLite ledger: idempotent admission, lifecycle steps, refusals, totals and day counts."""
 
+import asyncio
 import datetime as dt
+import gc
 import hashlib
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,7 @@ from schemas import (
     StatusReceipt,
     limits,
 )
-from tests.factories import directory_of, inspected, make_envelope, organ
+from tests.factories import TEST_USER, TRUSTING, directory_of, inspected, make_envelope, organ
 
 A, B, C, D = "000.00.00.G01", "000.00.00.G02", "000.00.00.H01", "000.00.00.H02"
 KEYS = {agency: Ed25519PrivateKey.generate() for agency in (A, B, C, D)}
@@ -45,16 +48,19 @@ def receipt_input(
     responder: str = C,
     code: StatusCode = StatusCode.ARRIVED,
     at: dt.datetime = dt.datetime(2022, 7, 1, 18, 0, tzinfo=dt.UTC),
+    **fields: Any,
 ) -> ReceiptInput:
     reference = about.reference() if isinstance(about, Envelope) else about
-    receipt = StatusReceipt(document=reference, responder=organ(responder), code=code, timestamp=at)
+    receipt = StatusReceipt(
+        document=reference, responder=organ(responder), code=code, timestamp=at, **fields
+    )
     verdict = inspected("status", receipt, KEYS[responder], REGISTRY)
     assert isinstance(verdict, ReceiptInput), verdict
     return verdict
 
 
 def inspected_refusal(data: bytes) -> Refusal:
-    verdict = inspect("document", data, REGISTRY, limits.MAX_MESSAGE_BYTES)
+    verdict = inspect("document", data, None, REGISTRY, TRUSTING, limits.MAX_MESSAGE_BYTES)
     assert isinstance(verdict, Refusal)
     return verdict
 
@@ -62,7 +68,12 @@ def inspected_refusal(data: bytes) -> Refusal:
 def step_of(verdict: ReceiptInput) -> tuple[str, str, str]:
     receipt = verdict.receipt
     assert receipt.responder is not None
+    assert receipt.document is not None
     return (str(receipt.document.id), receipt.responder.id, receipt.code.value)
+
+
+def receipt_id(verdict: ReceiptInput) -> str:
+    return str(verdict.receipt.id)
 
 
 def dispositions(admitted: list[Admitted]) -> list[Disposition]:
@@ -105,10 +116,17 @@ async def test_document_new_then_pending_then_done(ledger: SqliteLedger) -> None
     assert after.disposition is Disposition.DONE
 
 
-async def test_resend_with_a_new_trace_is_the_same_document(ledger: SqliteLedger) -> None:
+async def test_resend_in_other_message_bytes_is_the_same_document(ledger: SqliteLedger) -> None:
+    """The same signed payload in a body written out differently (the JWS members in another
+    order, with white space): other message bytes, the same document."""
     verdict = document_input()
     (first,) = await ledger.admit([verdict])
-    resent = DocumentInput("other-bytes", verdict.envelope, verdict.content_hash)
+    members = json.loads(verdict.body)
+    rewritten = json.dumps(dict(reversed(members.items())), indent=2).encode()
+    resent = inspect("document", rewritten, TEST_USER, REGISTRY, TRUSTING, limits.MAX_MESSAGE_BYTES)
+    assert isinstance(resent, DocumentInput), resent
+    assert resent.input_key != verdict.input_key
+    assert resent.content_hash == verdict.content_hash
     (second,) = await ledger.admit([resent])
     assert first.disposition is Disposition.NEW
     assert second.disposition is Disposition.PENDING
@@ -129,7 +147,8 @@ async def test_same_id_with_other_content_is_an_id_conflict(ledger: SqliteLedger
     assert refusal.reason is RejectionReason.ID_CONFLICT
     assert refusal.input_key == reused.input_key
     assert refusal.kind == "document"
-    assert refusal.notify == reused.envelope.reference()
+    assert refusal.notify == A
+    assert refusal.document == reused.envelope.reference()
     totals = await assert_balanced(ledger)
     assert totals.accepted == 1
     assert totals.rejected == 1
@@ -167,6 +186,7 @@ async def test_receipt_about_an_unknown_document(ledger: SqliteLedger) -> None:
     assert refusal.kind == "status"
     assert refusal.input_key == verdict.input_key
     assert refusal.notify is None
+    assert refusal.document is None
     assert admitted.relay_to is None
 
 
@@ -206,33 +226,120 @@ async def test_receipt_relays_to_the_sender_new_pending_done(ledger: SqliteLedge
     assert again.disposition is Disposition.PENDING
     assert again.relay_to == B
 
-    await ledger.complete(Completion(steps=[step_of(verdict)]))
+    await ledger.complete(Completion(receipts=[receipt_id(verdict)]))
     (after,) = await ledger.admit([verdict])
     assert after.disposition is Disposition.DONE
     assert after.relay_to == B
     totals = await assert_balanced(ledger)
     assert totals.receipts == 1
+    assert totals.receipt_messages == 1
     assert totals.relayed == 1
     assert totals.receipts_by_responder == {D: 1}
 
 
+async def test_completing_a_receipt_by_its_id_leaves_the_others_of_its_step_pending(
+    ledger: SqliteLedger,
+) -> None:
+    document = document_input()
+    await ledger.admit([document])
+    first = receipt_input(document.envelope, code=StatusCode.PROCESSING, description="một")
+    second = receipt_input(document.envelope, code=StatusCode.PROCESSING, description="hai")
+    assert step_of(first) == step_of(second)
+    await ledger.admit([first, second])
+    await ledger.complete(Completion(receipts=[receipt_id(first)]))
+    admitted = await ledger.admit([first, second])
+    assert dispositions(admitted) == [Disposition.DONE, Disposition.PENDING]
+    totals = await assert_balanced(ledger)
+    assert totals.receipts == 1
+    assert totals.receipt_messages == 2
+    assert totals.relayed == 1
+
+
 async def test_each_step_is_recorded_once(ledger: SqliteLedger) -> None:
+    """Two different receipts (two ids) reporting the same step are both relayed; the step is
+    counted once. A resent receipt (the same id) is relayed once."""
     document = document_input()
     await ledger.admit([document])
     arrived = receipt_input(document.envelope, responder=C, code=StatusCode.ARRIVED)
     arrived_again = receipt_input(document.envelope, responder=C, code=StatusCode.ARRIVED)
     accepted = receipt_input(document.envelope, responder=C, code=StatusCode.ACCEPTED)
     other = receipt_input(document.envelope, responder=D, code=StatusCode.ARRIVED)
-    admitted = await ledger.admit([arrived, arrived_again, accepted, other])
+    assert receipt_id(arrived) != receipt_id(arrived_again)
+    assert step_of(arrived) == step_of(arrived_again)
+    admitted = await ledger.admit([arrived, arrived_again, accepted, other, arrived])
     assert dispositions(admitted) == [
         Disposition.NEW,
+        Disposition.NEW,
+        Disposition.NEW,
+        Disposition.NEW,
         Disposition.DONE,
-        Disposition.NEW,
-        Disposition.NEW,
     ]
+    assert [item.relay_to for item in admitted] == [A] * 5
     totals = await assert_balanced(ledger)
     assert totals.receipts == 3
+    assert totals.receipt_messages == 4
     assert totals.receipts_by_responder == {C: 2, D: 1}
+
+
+async def test_a_second_receipt_of_a_step_in_a_later_batch_is_new_but_not_counted(
+    ledger: SqliteLedger,
+) -> None:
+    document = document_input()
+    await ledger.admit([document])
+    first = receipt_input(document.envelope, code=StatusCode.PROCESSING, description="một")
+    (admitted_first,) = await ledger.admit([first])
+    await ledger.complete(Completion(receipts=[receipt_id(first)]))
+    second = receipt_input(document.envelope, code=StatusCode.PROCESSING, description="hai")
+    (admitted_second,) = await ledger.admit([second])
+    assert admitted_first.disposition is Disposition.NEW
+    assert admitted_second.disposition is Disposition.NEW
+    assert admitted_second.relay_to == A
+    totals = await assert_balanced(ledger)
+    assert totals.receipts == 1
+    assert totals.receipt_messages == 2
+    assert totals.relayed == 1
+    counts = await ledger.day_counts()
+    assert sum(counts.receipts.values()) == 1
+
+
+async def test_same_receipt_id_with_other_content_is_an_id_conflict(ledger: SqliteLedger) -> None:
+    document = document_input()
+    await ledger.admit([document])
+    original = receipt_input(document.envelope, code=StatusCode.ARRIVED)
+    (first,) = await ledger.admit([original])
+    assert first.disposition is Disposition.NEW
+    reused = receipt_input(document.envelope, code=StatusCode.COMPLETED, id=original.receipt.id)
+    assert reused.content_hash != original.content_hash
+    (admitted,) = await ledger.admit([reused])
+    assert admitted.disposition is Disposition.NEW
+    assert admitted.relay_to is None
+    refusal = admitted.verdict
+    assert isinstance(refusal, Refusal)
+    assert refusal.reason is RejectionReason.ID_CONFLICT
+    assert str(original.receipt.id) in refusal.detail
+    assert refusal.kind == "status"
+    assert refusal.input_key == reused.input_key
+    assert refusal.notify is None
+    totals = await assert_balanced(ledger)
+    assert totals.receipts == 1
+    assert totals.receipt_messages == 1
+    assert totals.rejected_by_reason == {"id_conflict": 1}
+    # The original is still what that id means.
+    (again,) = await ledger.admit([original])
+    assert again.disposition is Disposition.PENDING
+
+
+async def test_receipt_id_conflict_within_one_batch(ledger: SqliteLedger) -> None:
+    document = document_input()
+    await ledger.admit([document])
+    original = receipt_input(document.envelope)
+    reused = receipt_input(document.envelope, description="khác", id=original.receipt.id)
+    admitted = await ledger.admit([original, reused])
+    assert admitted[0].disposition is Disposition.NEW
+    assert isinstance(admitted[1].verdict, Refusal)
+    assert admitted[1].verdict.reason is RejectionReason.ID_CONFLICT
+    totals = await assert_balanced(ledger)
+    assert totals.receipt_messages == 1
 
 
 async def test_document_and_its_receipt_in_one_batch(ledger: SqliteLedger) -> None:
@@ -281,7 +388,8 @@ async def test_different_bytes_are_different_refusals(ledger: SqliteLedger) -> N
 
 async def test_empty_ledger_totals(ledger: SqliteLedger) -> None:
     totals = await assert_balanced(ledger)
-    assert totals == Totals(0, 0, 0, 0, 0, 0, 0, 0)
+    assert totals == Totals(0, 0, 0, 0, 0, 0, 0, 0, 0)
+    assert totals.receipt_messages == 0
     assert totals.received == 0
     assert totals.in_flight == 0
 
@@ -325,6 +433,7 @@ async def test_complete_nothing_changes_nothing(ledger: SqliteLedger) -> None:
         ({"receipts_by_responder": {}}, "per-responder receipts differ from the total"),
         ({"rejected_by_reason": {"malformed": 2}}, "per-reason refusals differ from the total"),
         ({"relayed": 2}, "relayed exceeds receipts"),
+        ({"receipts": 2, "receipts_by_responder": {C: 2}}, "steps exceed receipts"),
         ({"dead_lettered": 2}, "dead-lettered exceeds refusals"),
     ],
 )
@@ -335,6 +444,7 @@ def test_imbalances_name_what_is_broken(changes: dict[str, Any], broken: str) ->
         "recipients_sum": 4,
         "deliveries": 4,
         "receipts": 1,
+        "receipt_messages": 1,
         "relayed": 1,
         "rejected": 1,
         "dead_lettered": 1,
@@ -345,6 +455,26 @@ def test_imbalances_name_what_is_broken(changes: dict[str, Any], broken: str) ->
     }
     assert Totals(**balanced).imbalances() == []
     assert Totals(**{**balanced, **changes}).imbalances() == [broken]
+
+
+def test_totals_positional_order() -> None:
+    totals = Totals(1, 2, 3, 4, 5, 6, 7, 8, 9)
+    assert (
+        totals.accepted,
+        totals.routed,
+        totals.recipients_sum,
+        totals.deliveries,
+        totals.receipts,
+        totals.receipt_messages,
+        totals.relayed,
+        totals.rejected,
+        totals.dead_lettered,
+    ) == (1, 2, 3, 4, 5, 6, 7, 8, 9)
+
+
+def test_more_receipts_than_steps_is_balanced() -> None:
+    totals = Totals(1, 1, 1, 1, 1, 3, 3, 0, 0, {A: 1}, {C: 1}, {C: 1}, {})
+    assert totals.imbalances() == []
 
 
 # Day counts
@@ -475,6 +605,11 @@ async def test_open_reports_a_file_it_cannot_open(tmp_path: Path) -> None:
     folder.mkdir()
     with pytest.raises(LedgerError, match="cannot open the ledger"):
         await SqliteLedger.open(url_of(folder), UTC7)
+    # aiosqlite keeps the worker thread of a connection that failed to open until the connection
+    # object is collected, and then answers on the loop that made it: collect it while this
+    # test's loop still runs, or the thread fails on a closed loop during a later test.
+    gc.collect()
+    await asyncio.sleep(0.1)
 
 
 async def test_relative_url_is_relative_to_the_working_directory(

@@ -10,9 +10,15 @@ from functools import cache
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from schemas.directory import HUB_SIGNER
+from schemas.keys import public_key_to_text
 from schemas.receipt import StatusCode
-from schemas.signing import public_key_to_text
-from simulator.identities import document_id, simulation_directory, simulation_key
+from simulator.identities import (
+    SIMULATED_HUB,
+    document_id,
+    simulation_directory,
+    simulation_key,
+)
 from simulator.scaling import scale_months
 from simulator.scenario import Scenario, load_scenario
 from simulator.traffic import PlannedDelivery, PlannedDocument, plan_traffic, receipt_codes
@@ -236,6 +242,18 @@ def test_the_directory_holds_the_simulation_keys() -> None:
         assert entry.public_key == public_key_to_text(key.public_key())
         signature = key.sign(b"van ban")
         entry.verify_key.verify(signature, b"van ban")
+
+
+def test_the_directory_holds_the_simulated_hubs_key() -> None:
+    directory = simulation_directory(scenario(), SEED)
+    assert directory.hub is not None
+    hub_key = simulation_key(SEED, SIMULATED_HUB)
+    assert directory.hub.public_key == public_key_to_text(hub_key.public_key())
+    assert directory.key_owner(directory.hub.key_id) == (HUB_SIGNER, directory.hub.verify_key)
+    assert directory.hub.public_key not in {entry.public_key for entry in directory.agencies}
+    other = simulation_directory(scenario(), OTHER_SEED).hub
+    assert other is not None
+    assert other.public_key != directory.hub.public_key
 
 
 def test_the_directory_changes_with_the_seed() -> None:

@@ -1,0 +1,1 @@
+"""The DocHub hub: topology, inspection, router, ledger, registry and throughput logs."""
