@@ -8,6 +8,7 @@ from agency_client.errors import (
     DocumentRefused,
     DocumentUnroutable,
     InvalidDocument,
+    InvalidSettings,
     NotProvisioned,
     UnknownAgency,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "DocumentUnroutable",
     "Incoming",
     "InvalidDocument",
+    "InvalidSettings",
     "KeyFiles",
     "NotProvisioned",
     "StatusUpdate",

@@ -17,7 +17,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-import aio_pika
 from aio_pika import DeliveryMode, Message
 from aio_pika.abc import (
     AbstractChannel,
@@ -31,7 +30,6 @@ from aio_pika.exceptions import (
     ChannelNotFoundEntity,
     ChannelPreconditionFailed,
     DeliveryError,
-    ProbableAuthenticationError,
     PublishError,
 )
 from aiormq.exceptions import ChannelAccessRefused
@@ -39,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
 from agency_client import logs
+from agency_client.connection import ConnectFailed, open_connection, reply_text
 from agency_client.dedupe import DurableSeenIds, SeenIds, SeenStore
 from agency_client.errors import (
     BROKER_ERRORS,
@@ -49,6 +48,7 @@ from agency_client.errors import (
     DocumentRefused,
     DocumentUnroutable,
     InvalidDocument,
+    InvalidSettings,
     NotProvisioned,
     UnknownAgency,
 )
@@ -71,7 +71,7 @@ from schemas.naming import (
 from schemas.receipt import Staff, StatusCode, StatusReceipt
 from schemas.signing import Authenticated, Signed, sign_document, sign_receipt
 from schemas.stamp import Stamp
-from schemas.urls import broker_user, redact_url
+from schemas.urls import DEFAULT_CONNECT_TIMEOUT_S, InvalidBrokerUrl, parse_amqp_url
 
 Item = TypeVar("Item")
 
@@ -91,6 +91,7 @@ class AgencyClient:
         prefetch: int = 64,
         send_timeout_s: float = 30.0,
         reconnect_interval_s: float = 5.0,
+        connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
         dedupe_capacity: int = 100_000,
         state_path: Path | None = None,
         user_id: str | None = None,
@@ -98,18 +99,21 @@ class AgencyClient:
         """``state_path``: a SQLite file where the ids of handled documents and receipts are
         kept, so that none is accepted again after a restart; without it they are kept in
         memory (the ``dedupe_capacity`` most recent). ``user_id``: the broker user the messages
-        are published as, by default the user in ``amqp_url``; RabbitMQ refuses any other."""
+        are published as, by default the user in ``amqp_url``; RabbitMQ refuses any other.
+        ``connect_timeout_s``: how long connecting may take, TCP and AMQP handshake together (and
+        each reconnection attempt). A setting the client cannot use raises ``InvalidSettings``
+        here, before anything connects."""
         entry = directory.by_id.get(agency_id)
         if entry is None:
             raise UnknownAgency(f"{agency_id} is not in the agency directory", agency_id=agency_id)
         if directory.hub is None:
-            raise AgencyClientError(
+            raise InvalidSettings(
                 "the agency directory has no [hub] table with the hub's public key, so nothing "
                 "the hub routes could be trusted: use the directory the hub's operator publishes",
                 agency_id=agency_id,
             )
         if thumbprint(signing_key.public_key()) != entry.key_id:
-            raise AgencyClientError(
+            raise InvalidSettings(
                 f"the signing key is not the one the directory registers for {agency_id}",
                 agency_id=agency_id,
             )
@@ -119,14 +123,23 @@ class AgencyClient:
         try:
             self.names = Names(namespace)
         except ValueError as exc:
-            raise AgencyClientError(str(exc), agency_id=agency_id) from exc
+            raise InvalidSettings(str(exc), agency_id=agency_id) from exc
+        try:
+            self._broker = parse_amqp_url(amqp_url)
+        except InvalidBrokerUrl as exc:
+            raise InvalidSettings(str(exc), agency_id=agency_id) from exc
+        if not connect_timeout_s > 0:
+            raise InvalidSettings(
+                f"connect_timeout_s must be more than 0 seconds, not {connect_timeout_s}",
+                agency_id=agency_id,
+            )
         self._key = signing_key
-        self._amqp_url = amqp_url
+        self._connect_timeout_s = connect_timeout_s
         self._connection_name = connection_name or f"dochub-agency-{agency_id}"
         self._prefetch = prefetch
         self._send_timeout_s = send_timeout_s
         self._reconnect_interval_s = reconnect_interval_s
-        self._user_id = user_id or broker_user(amqp_url)
+        self._user_id = user_id or self._broker.user
         self._seen_documents: SeenStore
         self._seen_receipts: SeenStore
         if state_path is not None:
@@ -134,7 +147,7 @@ class AgencyClient:
                 self._seen_documents = DurableSeenIds(state_path, "document")
                 self._seen_receipts = DurableSeenIds(state_path, "receipt")
             except Exception as exc:  # sqlite3.Error, OSError: one clear error either way
-                raise AgencyClientError(
+                raise InvalidSettings(
                     f"cannot open the client's state file {state_path}: {exc}", agency_id=agency_id
                 ) from exc
         else:
@@ -157,30 +170,41 @@ class AgencyClient:
         await self.close()
 
     async def connect(self) -> None:
+        """Connect, and check that a hub has declared this namespace. Raises within about
+        ``connect_timeout_s`` (twice that at worst: the connection, then the checks)."""
         try:
-            self._connection = await aio_pika.connect_robust(
-                self._amqp_url,
-                client_properties={"connection_name": self._connection_name},
-                reconnect_interval=self._reconnect_interval_s,
+            self._connection = await open_connection(
+                self._broker,
+                name=self._connection_name,
+                timeout_s=self._connect_timeout_s,
+                reconnect_interval_s=self._reconnect_interval_s,
             )
-            await self._require(exchange=self.names.ingress_exchange)
-            channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
-            self._ingress = await channel.get_exchange(self.names.ingress_exchange, ensure=False)
-        except AgencyClientError:
+            async with asyncio.timeout(self._connect_timeout_s):
+                await self._require(exchange=self.names.ingress_exchange)
+                channel = await self._connection.channel(
+                    publisher_confirms=True, on_return_raises=True
+                )
+                self._ingress = await channel.get_exchange(
+                    self.names.ingress_exchange, ensure=False
+                )
+        except BaseException as exc:
             await self.close()
+            if isinstance(exc, ConnectFailed):
+                failure = AccessRefused if exc.refused else BrokerUnavailable
+                raise failure(str(exc), agency_id=self.agency_id) from exc
+            if isinstance(exc, TimeoutError):
+                raise BrokerUnavailable(
+                    f"RabbitMQ at {self._broker.shown} accepted the connection but did not "
+                    f"answer within {self._connect_timeout_s:g} s",
+                    agency_id=self.agency_id,
+                ) from exc
+            if isinstance(exc, BROKER_ERRORS):
+                raise BrokerUnavailable(
+                    f"RabbitMQ at {self._broker.shown} went away while connecting: "
+                    f"{reply_text(exc)}",
+                    agency_id=self.agency_id,
+                ) from exc
             raise
-        except ProbableAuthenticationError as exc:
-            await self.close()
-            raise AccessRefused(
-                f"RabbitMQ at {redact_url(self._amqp_url)} refused the credentials: {exc}",
-                agency_id=self.agency_id,
-            ) from exc
-        except BROKER_ERRORS as exc:
-            await self.close()
-            raise BrokerUnavailable(
-                f"cannot reach RabbitMQ at {redact_url(self._amqp_url)}: {exc!r}",
-                agency_id=self.agency_id,
-            ) from exc
 
     async def close(self) -> None:
         for subscription in list(self._subscriptions):

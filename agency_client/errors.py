@@ -1,9 +1,14 @@
 """Errors an agency sees. aio-pika and aiormq errors never leave the client untranslated.
 
     AgencyClientError
-    ├── BrokerUnavailable       RabbitMQ cannot be reached, or stayed away longer than the timeout
+    ├── InvalidSettings         a setting the client cannot start with (the broker URL, the
+    │                           namespace, a key the directory does not list, the state file)
+    ├── BrokerUnavailable       RabbitMQ cannot be reached, or did not complete the connection
+    │                           within the connect timeout, or stayed away longer than the
+    │                           send timeout
     ├── AccessRefused           the broker refused this agency's user the action (wrong
-    │                           credentials, another agency's queue, a forged user_id)
+    │                           credentials, a virtual host it may not use, another agency's
+    │                           queue, a forged user_id)
     ├── NotProvisioned          the hub has not declared this namespace or this agency's queues
     ├── UnknownAgency           an agency id that the directory does not list
     ├── InvalidDocument         the document breaks the contract and was not sent
@@ -35,6 +40,10 @@ class AgencyClientError(Exception):
         super().__init__(message)
         self.document_id = str(document_id) if document_id is not None else None
         self.agency_id = agency_id
+
+
+class InvalidSettings(AgencyClientError):
+    pass
 
 
 class BrokerUnavailable(AgencyClientError):

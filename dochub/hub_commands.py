@@ -7,15 +7,21 @@ from typing import Annotated
 
 import structlog
 import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import ValidationError
 
-from agency_client import AgencyClientError, load_signing_key, write_key_pair
+from agency_client import AgencyClientError, load_signing_key
+from agency_client.keys import key_paths
+from dochub.errors import DEBUG_KEY, UsageError, exit_code_for
 from dochub.logging import configure_logging
-from dochub.settings_io import settings_from
-from hub.errors import ConfigurationError, HubError, RegistryError
+from dochub.registration import check_key_folder, directory_to_update, write_registered_keys
+from dochub.settings_io import flag_problems, settings_from
+from hub.errors import ConfigurationError, HubError
 from hub.registry import load_registry
 from hub.service import Hub
 from hub.settings import HubSettings
-from schemas.directory import AgencyDirectory, HubEntry
+from schemas.directory import HubEntry
+from schemas.keys import public_key_to_text
 
 app = typer.Typer(help="Make the hub's key; run the hub.", no_args_is_help=True)
 log = structlog.get_logger("dochub")
@@ -28,37 +34,42 @@ def keygen(
     ] = Path("agencies.toml"),
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the key files")] = Path("keys"),
     name: Annotated[str, typer.Option(help="The hub's name in the directory")] = "DocHub",
-    force: Annotated[bool, typer.Option(help="Replace an existing hub key")] = False,
+    force: Annotated[
+        bool, typer.Option(help="Replace an existing hub key, and the directory's [hub] key")
+    ] = False,
 ) -> None:
     """Generate the hub's Ed25519 key pair (hub.key, hub.pub) and list its public key in the
     directory's [hub] table. The hub signs its stamps and refusals with it; agencies check them
-    against the directory."""
-    try:
-        directory = (
-            load_registry(registry, require_agencies=False).directory
-            if registry.exists()
-            else AgencyDirectory()
-        )
-    except RegistryError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    if not force and (out_dir / "hub.key").exists():
-        raise typer.BadParameter(
+    against the directory.
+
+    Nothing is written unless all of it can be. Exit codes: 0 written, 2 a usage mistake (or a
+    hub key that exists already, without --force), 5 a folder or directory file that cannot be
+    used."""
+    check_key_folder(out_dir)
+    if not force and any(path.exists() for path in key_paths(out_dir, "hub")):
+        raise UsageError(
             f"a hub key exists already in {out_dir}; pass --force to replace it (agencies must "
             "then get the new directory)"
         )
+    directory = directory_to_update(registry)
+    if not force and directory.hub is not None:
+        raise UsageError(
+            f"{registry} lists a hub key already; pass --force to replace it (agencies must then "
+            "get the new directory)"
+        )
+    key = Ed25519PrivateKey.generate()
     try:
-        files = write_key_pair(out_dir, "hub", overwrite=True)
-    except (AgencyClientError, OSError) as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    updated = directory.model_copy(
-        update={"hub": HubEntry(name=name, public_key=files.public_text)}
-    )
-    registry.write_text(updated.to_toml(), encoding="utf-8")
+        entry = HubEntry(name=name, public_key=public_key_to_text(key.public_key()))
+    except ValidationError as exc:
+        raise UsageError(flag_problems(exc, {"name": "--name"})) from exc
+    updated = directory.model_copy(update={"hub": entry})
+    files = write_registered_keys(out_dir, "hub", key, registry, updated)
     print(f"hub key: {files.private}\nregistered in {registry}")
 
 
 @app.command("run")
 def run(
+    ctx: typer.Context,
     amqp_url: Annotated[str | None, typer.Option(help="Broker URL [env DOCHUB_AMQP_URL]")] = None,
     namespace: Annotated[
         str | None, typer.Option(help="Prefix of every exchange and queue [env DOCHUB_NAMESPACE]")
@@ -108,7 +119,11 @@ def run(
         str | None, typer.Option(help="debug, info, warning or error [env DOCHUB_LOG_LEVEL]")
     ] = None,
 ) -> None:
-    """Declare the topology, then route documents and receipts until Ctrl-C or SIGTERM."""
+    """Declare the topology, then route documents and receipts until Ctrl-C or SIGTERM.
+
+    Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 a router worker failed, 2 a usage mistake,
+    4 RabbitMQ refused the login, the virtual host or the topology, 5 a setting, registry or key
+    that cannot be used, 6 RabbitMQ unreachable, 7 the ledger unavailable."""
     settings = settings_from(
         HubSettings,
         amqp_url=amqp_url,
@@ -129,8 +144,8 @@ def run(
     try:
         asyncio.run(_run(settings))
     except HubError as exc:
-        log.error("hub_failed", error=str(exc))
-        raise typer.Exit(1) from exc
+        log.error("hub_failed", error=str(exc), exc_info=exc if ctx.meta.get(DEBUG_KEY) else None)
+        raise typer.Exit(exit_code_for(exc)) from exc
 
 
 async def _run(settings: HubSettings) -> None:
@@ -143,15 +158,4 @@ async def _run(settings: HubSettings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    failure: BaseException | None = None
-    async with Hub(settings, registry, key) as hub:
-        stopping = asyncio.create_task(stop.wait())
-        failing = asyncio.create_task(hub.wait())
-        done, _ = await asyncio.wait({stopping, failing}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        failing.cancel()
-        if failing in done:
-            failure = failing.exception()
-        log.info("hub_stopping")
-    if failure is not None:
-        raise HubError(f"a router worker failed: {failure!r}") from failure
+    await Hub(settings, registry, key).serve(stop)  # a signal while starting ends the start

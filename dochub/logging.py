@@ -13,6 +13,20 @@ import structlog
 from hub.settings import LogFormat, LogLevel
 
 
+def _exception_in_one_line(
+    logger: object, method: str, event_dict: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """A library's record with an exception (aiormq's dropped connections, say) keeps the
+    exception as one ``error`` field: tracebacks are for ``--log-level debug``."""
+    exc_info = event_dict.pop("exc_info", None)
+    if exc_info is True:
+        exc_info = sys.exc_info()
+    if isinstance(exc_info, tuple) and exc_info[1] is not None:
+        error = exc_info[1]
+        event_dict.setdefault("error", " ".join(f"{type(error).__name__}: {error}".split()))
+    return event_dict
+
+
 def configure_logging(
     log_format: LogFormat = "auto", level: LogLevel = "info", stream: TextIO | None = None
 ) -> None:
@@ -43,6 +57,7 @@ def configure_logging(
             foreign_pre_chain=[
                 structlog.stdlib.add_logger_name,
                 structlog.stdlib.ExtraAdder(),  # agency_client's fields ride in `extra`
+                *([] if level == "debug" else [_exception_in_one_line]),
                 *shared,
             ],
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
@@ -53,3 +68,6 @@ def configure_logging(
     root.setLevel(max(level_number, logging.WARNING))
     # The client library logs its events through the standard library: shown at the CLI's level.
     logging.getLogger("agency_client").setLevel(level_number)
+    # aiormq logs every failed connection attempt as an error; the hub and the client report the
+    # failure themselves, once, with what to do about it.
+    logging.getLogger("aiormq.connection").setLevel(logging.CRITICAL)

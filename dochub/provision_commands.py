@@ -4,18 +4,17 @@ through the broker's management HTTP API (see ``hub/provisioning.py`` for what e
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from dochub.errors import UsageError
 from dochub.logging import configure_logging
 from dochub.settings_io import settings_from
-from hub.errors import BrokerError, ConfigurationError
 from hub.management import DEFAULT_MANAGEMENT_URL, ManagementClient, vhost_of
 from hub.provisioning import Action, CredentialsStore, Outcome, apply, make_plan
 from hub.registry import load_registry
@@ -24,12 +23,6 @@ from schemas.naming import NAMESPACE_PATTERN, Names
 from schemas.urls import redact_url
 
 out = Console(width=None if sys.stdout.isatty() else 120)
-err = Console(stderr=True)
-
-CONFIGURATION_FAILED = 1
-"""Exit code: the registry, the credentials folder or a setting is wrong."""
-BROKER_FAILED = 3
-"""Exit code: the management API cannot be reached, or refused a call."""
 
 
 class ProvisionSettings(BaseSettings):
@@ -98,8 +91,8 @@ def provision(
     namespace. Running it again changes nothing; users of agencies removed from the registry are
     deleted. Passwords go only to the credentials files, never to the output.
 
-    Exit codes: 0 done, 1 a registry, file or setting problem, 2 a usage error, 3 the management
-    API cannot be reached or refused a call."""
+    Exit codes: 0 done, 2 a usage mistake, 5 a registry, file or setting that cannot be used,
+    6 the management API cannot be reached or refused a call."""
     settings = settings_from(
         ProvisionSettings,
         registry=registry,
@@ -113,21 +106,16 @@ def provision(
     )
     configure_logging(settings.log_format, "warning")
     if settings.credentials_dir is None and not settings.dry_run:
-        raise typer.BadParameter(
-            "--credentials-dir (DOCHUB_CREDENTIALS_DIR) is required, unless --dry-run"
+        raise UsageError(
+            "missing --credentials-dir (or DOCHUB_CREDENTIALS_DIR), required unless --dry-run"
         )
-    try:
-        agency_ids = load_registry(settings.registry).agency_ids
-        store = (
-            CredentialsStore(settings.credentials_dir, settings.amqp_url)
-            if settings.credentials_dir is not None
-            else None
-        )
-        outcome = asyncio.run(_provision(settings, agency_ids, store))
-    except BrokerError as exc:
-        _fail(str(exc), BROKER_FAILED)
-    except ConfigurationError as exc:
-        _fail(str(exc), CONFIGURATION_FAILED)
+    agency_ids = load_registry(settings.registry).agency_ids
+    store = (
+        CredentialsStore(settings.credentials_dir, settings.amqp_url)
+        if settings.credentials_dir is not None
+        else None
+    )
+    outcome = asyncio.run(_provision(settings, agency_ids, store))  # errors: dochub.errors
     _print(outcome, settings)
 
 
@@ -193,8 +181,3 @@ def _print(outcome: Outcome, settings: ProvisionSettings) -> None:
         + where,
         highlight=False,
     )
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)

@@ -17,10 +17,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from dochub.logging import configure_logging
-from dochub.replay import ReplayError, ReplayOptions, run_replay
+from dochub.replay import ReplayInterrupted, ReplayOptions, run_replay
 from dochub.replay_report import figure_lines, periods_table, write_json, write_report_dir
 from dochub.settings_io import settings_from
-from hub.errors import HubError, LedgerError
+from hub.errors import ConfigurationError, LedgerError
 from hub.ledger_url import open_ledger
 from hub.periods import DayCounts, Period, by_period, year_earlier
 from hub.settings import HubSettings
@@ -81,9 +81,13 @@ def simulate(
 ) -> None:
     """Replay a national-traffic scenario through a real hub and print its ledger's figures.
 
-    The figures are printed beside the national ones. Exits 0 only if every figure matches and
-    the books balance (nothing lost, nothing counted twice); 1 if not; 2 if the replay could not
-    run."""
+    The figures are printed beside the national ones. The embedded hub's namespace is deleted
+    when the replay ends, on a failure and on SIGINT or SIGTERM too.
+
+    Exit codes: 0 every figure matches and the books balance (nothing lost, nothing counted
+    twice); 1 they do not, or the replay stopped short; 2 a usage mistake; 5 a scenario, ledger or
+    namespace that cannot be used (no hub running on it, for --hub external); 6 RabbitMQ
+    unreachable; 7 the ledger unavailable; 130 and 143 stopped by SIGINT and SIGTERM."""
     settings = settings_from(HubSettings, amqp_url=amqp_url, log_level=log_level)
     configure_logging(settings.log_format, settings.log_level)
     if export_registry is not None:
@@ -99,13 +103,15 @@ def simulate(
         namespace=namespace,
         workers=workers,
         stall_timeout_s=stall_timeout,
+        log_level=settings.log_level,
+        connect_timeout_s=settings.connect_timeout_s,
     )
     try:
         with _progress() as update:
             outcome = asyncio.run(run_replay(options, update))
-    except (ReplayError, HubError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    except ReplayInterrupted as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(128 + exc.signal) from exc
     out.print(periods_table(outcome))
     for line in figure_lines(outcome):
         out.print(line, style="green" if line.startswith("ok") else "bold red", highlight=False)
@@ -126,13 +132,15 @@ def simulate(
 
 @contextmanager
 def _progress() -> Iterator[Callable[[FleetProgress], None]]:
-    """A progress bar of the replay, on stderr: documents sent, deliveries and receipts back."""
+    """A progress bar of the replay, on stderr when it is a terminal: documents sent, deliveries
+    and receipts back."""
     progress = Progress(
         TextColumn("{task.description:<20}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=err,
+        disable=not err.is_terminal,
     )
     bars = {
         name: progress.add_task(name, total=None)
@@ -152,24 +160,46 @@ def _progress() -> Iterator[Callable[[FleetProgress], None]]:
 
 
 def _export_registry(scenario_name: str, seed: int | None, path: Path) -> None:
+    """Write the directory and the hub's key both, or neither."""
     try:
         scenario = load_scenario(scenario_name)
     except ScenarioError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+        raise ConfigurationError(str(exc)) from exc
     seed = seed if seed is not None else scenario.seed
     directory = simulation_directory(scenario, seed)
     key_path = path.with_suffix(".hub.key")
     pem = simulation_key(seed, SIMULATED_HUB).private_bytes(
         Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
     )
-    path.write_text(directory.to_toml(), encoding="utf-8")
-    key_path.write_bytes(pem)
-    key_path.chmod(0o600)
+    if not path.parent.is_dir():
+        raise ConfigurationError(
+            f"--export-registry {path}: the folder {path.parent} does not exist; create it first"
+        )
+    staged = [
+        (key_path.with_name(f".{key_path.name}.tmp"), key_path),
+        (path.with_name(f".{path.name}.tmp"), path),
+    ]
+    try:
+        staged[0][0].touch(mode=0o600)
+        staged[0][0].chmod(0o600)
+        staged[0][0].write_bytes(pem)
+        staged[1][0].write_text(directory.to_toml(), encoding="utf-8")
+        for temporary, final in staged:
+            temporary.replace(final)
+    except OSError as exc:
+        where = exc.filename2 or exc.filename or path
+        raise ConfigurationError(
+            f"--export-registry {path}: cannot write {where} ({exc.strerror})"
+        ) from exc
+    finally:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
     out.print(
         f"wrote {len(directory.agencies)} simulated agencies to {path}, and the simulated hub's "
         f"key to {key_path} (give the hub --registry {path} --hub-key {key_path} "
         "--trusted-users with the replay's broker user)",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -186,26 +216,24 @@ def stats(
         str | None, typer.Option(help="The hub's ledger [env DOCHUB_LEDGER_URL]")
     ] = None,
 ) -> None:
-    """Documents, deliveries and receipts per period, from the ledger of a hub that has run."""
+    """Documents, deliveries and receipts per period, from the ledger of a hub that has run.
+
+    It only reads: the ledger is opened read-only, and nothing in it or beside it changes. Exit
+    codes: 0 done; 2 a usage mistake; 5 a ledger URL that is not sqlite:///PATH; 7 no ledger
+    there, or not one that can be read."""
     settings = settings_from(HubSettings, ledger_url=ledger_url)
     configure_logging(settings.log_format, "warning")
-    try:
-        if (
-            settings.ledger_url.startswith("sqlite:")
-            and not Path(sqlite_path(settings.ledger_url)).exists()
-        ):
-            hint = (
-                f"; a replay keeps its ledger in {SIMULATION_LEDGER} (pass it as --ledger-url)"
-                if settings.ledger_url != SIMULATION_LEDGER
-                else ""
-            )
-            raise LedgerError(f"no ledger at {settings.ledger_url}{hint}")
-        days = asyncio.run(
-            _day_counts(settings.ledger_url, settings.stats_utc_offset_hours, agency)
+    if (
+        settings.ledger_url.startswith("sqlite:")
+        and not Path(sqlite_path(settings.ledger_url)).exists()
+    ):
+        hint = (
+            f"; a replay keeps its ledger in {SIMULATION_LEDGER} (pass it as --ledger-url)"
+            if settings.ledger_url != SIMULATION_LEDGER
+            else ""
         )
-    except HubError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+        raise LedgerError(f"no ledger at {settings.ledger_url}{hint}")
+    days = asyncio.run(_day_counts(settings.ledger_url, settings.stats_utc_offset_hours, agency))
     rows = by_period(days, by)
     documents = {row.period: row.documents for row in rows}
     earlier = [documents.get(year_earlier(row.period)) for row in rows]
@@ -237,7 +265,7 @@ def stats(
 
 
 async def _day_counts(url: str, offset_hours: int, agency: str | None) -> DayCounts:
-    ledger = await open_ledger(url, dt.timedelta(hours=offset_hours))
+    ledger = await open_ledger(url, dt.timedelta(hours=offset_hours), read_only=True)
     try:
         return await ledger.day_counts(agency)
     finally:

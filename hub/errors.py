@@ -4,7 +4,9 @@
     ├── ConfigurationError      a setting or file the hub cannot start with
     │   └── RegistryError       the agency registry file is missing or invalid
     ├── LedgerError             the ledger cannot be opened or written
-    └── BrokerError             RabbitMQ is unreachable or refused the topology
+    └── BrokerError             RabbitMQ is unreachable, or did not answer in time
+        ├── BrokerRefused       RabbitMQ answered and refused: the login, the virtual host, a
+        │                       permission, or a topology declared with other arguments
         └── ManagementError     RabbitMQ's management HTTP API is unreachable or refused a call
 
 Each carries ``document_id`` and ``agency_id`` where they are known.
@@ -33,6 +35,10 @@ class LedgerError(HubError):
 
 
 class BrokerError(HubError):
+    pass
+
+
+class BrokerRefused(BrokerError):
     pass
 
 

@@ -1,5 +1,6 @@
 """A small client of RabbitMQ's management HTTP API: the users and permissions that
-``dochub provision`` keeps.
+``dochub provision`` keeps, and the queues and exchanges that ``dochub namespace`` lists and
+deletes.
 
 The URL carries the credentials in its userinfo (``http://user:password@host:15672/``); a path
 after the port is the management plugin's ``path_prefix``, if the broker sets one. Every call is
@@ -8,6 +9,7 @@ the URL (without its password) and the fix; a URL that is not http(s) is a
 :class:`ConfigurationError`.
 """
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -41,6 +43,22 @@ class UserInfo:
     tags: tuple[str, ...]
     password_hash: str
     hashing_algorithm: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueInfo:
+    name: str
+    messages: int
+    consumers: int
+
+
+@dataclass(frozen=True, slots=True)
+class NodeFiles:
+    """A broker node's file handles: each quorum queue holds about three."""
+
+    node: str
+    used: int
+    limit: int
 
 
 def vhost_of(amqp_url: str) -> str:
@@ -149,18 +167,86 @@ class ManagementClient:
         answer = await self._call("DELETE", path, allow_missing=True)
         return answer.status_code != 404
 
+    async def list_queues(self, vhost: str) -> list[QueueInfo]:
+        """Every queue of the virtual host, with its messages and consumers. A queue's message
+        count is the broker's last statistics (every 5 s by default); its consumers are counted
+        from the consumers the broker lists, which are up to date."""
+        rows = await self._rows(f"queues/{_segment(vhost)}", "name,messages", vhost)
+        consumers = Counter(await self._consumed_queues(vhost))
+        return [
+            QueueInfo(str(row["name"]), int(row.get("messages") or 0), consumers[str(row["name"])])
+            for row in rows
+        ]
+
+    async def _consumed_queues(self, vhost: str) -> list[str]:
+        """The queue of each consumer on the virtual host."""
+        answer = await self._call(
+            "GET",
+            f"consumers/{_segment(vhost)}",
+            missing_hint=f"does the virtual host {vhost!r} exist?",
+        )
+        rows = answer.json()
+        if not isinstance(rows, list):
+            raise ManagementError(f"{self.shown_url}: GET /api/consumers did not answer a list")
+        return [
+            str(row["queue"]["name"])
+            for row in rows
+            if isinstance(row, dict) and isinstance(row.get("queue"), dict)
+        ]
+
+    async def list_exchanges(self, vhost: str) -> list[str]:
+        """The names of every exchange of the virtual host, the broker's own included."""
+        return [
+            str(row["name"])
+            for row in await self._rows(f"exchanges/{_segment(vhost)}", "name", vhost)
+        ]
+
+    async def delete_queue(self, vhost: str, name: str) -> bool:
+        """Delete the queue and its messages; False if there was no such queue."""
+        path = f"queues/{_segment(vhost)}/{_segment(name)}"
+        return (await self._call("DELETE", path, allow_missing=True)).status_code != 404
+
+    async def delete_exchange(self, vhost: str, name: str) -> bool:
+        """Delete the exchange and its bindings; False if there was no such exchange."""
+        path = f"exchanges/{_segment(vhost)}/{_segment(name)}"
+        return (await self._call("DELETE", path, allow_missing=True)).status_code != 404
+
+    async def file_handles(self) -> list[NodeFiles]:
+        """The file handles of every node, where the API reports them (a user tagged
+        ``monitoring`` or ``administrator`` sees them)."""
+        answer = await self._call("GET", "nodes", params={"columns": "name,fd_used,fd_total"})
+        rows = answer.json()
+        return [
+            NodeFiles(str(row["name"]), int(row["fd_used"]), int(row["fd_total"]))
+            for row in (rows if isinstance(rows, list) else [])
+            if isinstance(row, dict) and "fd_used" in row and "fd_total" in row
+        ]
+
+    async def _rows(self, path: str, columns: str, vhost: str) -> list[Mapping[str, Any]]:
+        answer = await self._call(
+            "GET",
+            path,
+            params={"columns": columns},
+            missing_hint=f"does the virtual host {vhost!r} exist?",
+        )
+        rows = answer.json()
+        if not isinstance(rows, list):
+            raise ManagementError(f"{self.shown_url}: GET /api/{path} did not answer a list")
+        return [row for row in rows if isinstance(row, dict) and "name" in row]
+
     async def _call(
         self,
         method: str,
         path: str,
         body: Mapping[str, str] | None = None,
         *,
+        params: Mapping[str, str] | None = None,
         allow_missing: bool = False,
         missing_hint: str | None = None,
     ) -> httpx.Response:
         where = f"the RabbitMQ management API at {self.shown_url}"
         try:
-            answer = await self._http.request(method, path, json=body)
+            answer = await self._http.request(method, path, json=body, params=params)
         except httpx.TimeoutException as exc:
             raise ManagementError(
                 f"{where} did not answer {method} /api/{path} within the timeout "

@@ -5,16 +5,20 @@ ledger in one transaction, publishes (documents to their recipients, receipts to
 sender, each byte for byte with the hub's signed stamp beside it; refusals to the dead-letter
 exchange, with a status 02 signed by the hub to the agency that signed the input), waits for the
 broker's confirms, marks the ledger, and only then acks, with ``multiple=True`` when all went well.
+
+While the ledger does not answer (another process holds its lock, its file cannot be written), the
+worker holds its batch unacked and retries, logging ``ledger_unavailable`` at each attempt and
+``ledger_recovered`` once it answers: nothing is acked that the ledger has not recorded.
 """
 
 import asyncio
 import hashlib
 import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import structlog
 from aio_pika import DeliveryMode, Message
@@ -22,11 +26,19 @@ from aio_pika.abc import (
     AbstractChannel,
     AbstractExchange,
     AbstractIncomingMessage,
+    AbstractQueue,
     HeadersType,
 )
-from aio_pika.exceptions import AMQPError, ChannelInvalidStateError, DeliveryError, PublishError
+from aio_pika.exceptions import (
+    AMQPError,
+    ChannelInvalidStateError,
+    ChannelNotFoundEntity,
+    DeliveryError,
+    PublishError,
+)
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from hub.errors import LedgerError
 from hub.inspection import DocumentInput, Publishers, ReceiptInput, Refusal, inspect
 from hub.ledger import Admitted, Completion, Disposition, Ledger
 from hub.registry import Registry
@@ -57,7 +69,13 @@ _HUB_RECEIPT_NAMESPACE = uuid.UUID("6f1c2a52-3d0e-4c5e-9a57-1d7c8b3e2f40")
 _CONFIRM_TIMEOUT_S = 60.0
 _CANCEL_TIMEOUT_S = 5.0
 _POLL_S = 0.2
+_SETUP_RETRY_S = 0.5
+_SETUP_RETRY_MAX_S = 5.0
 _MAX_HEADER_TEXT = 1000
+_LEDGER_RETRY_FIRST_S = 0.5
+_LEDGER_RETRY_MAX_S = 5.0
+
+T = TypeVar("T")
 
 WorkKey = tuple[str, ...]
 """What one routing publishes: a document, a lifecycle step or a refusal."""
@@ -95,6 +113,11 @@ class _Exchanges:
         )
 
 
+class _StoppedWaiting(Exception):
+    """The hub stopped while the worker waited for its ledger: the batch stays unacked, and the
+    broker redelivers it when the channel closes."""
+
+
 class Router:
     def __init__(
         self,
@@ -122,17 +145,15 @@ class Router:
 
     async def work(self, channel: AbstractChannel) -> None:
         """Consume the ingress queue on ``channel`` until ``stop()``."""
-        await channel.set_qos(prefetch_count=self._options.prefetch)
-        # Declared (passively), not merely named: a robust channel restores the consumers of the
-        # queues it declared, and only those, when it reconnects.
-        queue = await channel.declare_queue(self._topology.names.ingress_queue, passive=True)
-        exchanges = await _Exchanges.on(channel, self._topology)
         buffer: asyncio.Queue[_Received] = asyncio.Queue()
 
         async def on_message(message: AbstractIncomingMessage) -> None:
             buffer.put_nowait(_Received(message, time.monotonic()))
 
-        consumer_tag = await queue.consume(on_message)
+        consuming = await self._start_consuming(channel, on_message)
+        if consuming is None:
+            return
+        queue, exchanges, consumer_tag = consuming
         cancelled = False
         while True:
             if self._stopping.is_set() and not cancelled:
@@ -153,7 +174,37 @@ class Router:
             batch = [first]
             while len(batch) < self._options.batch_max and not buffer.empty():
                 batch.append(buffer.get_nowait())
-            await self._route(channel, exchanges, batch)
+            try:
+                await self._route(channel, exchanges, batch)
+            except _StoppedWaiting:
+                return
+
+    async def _start_consuming(
+        self,
+        channel: AbstractChannel,
+        on_message: Callable[[AbstractIncomingMessage], Awaitable[None]],
+    ) -> tuple[AbstractQueue, _Exchanges, str] | None:
+        """Set the channel up and start consuming; a broker that goes away meanwhile is waited
+        for (the robust channel reconnects), not a reason for the worker to die. ``None`` when
+        the hub stops first."""
+        delay = _SETUP_RETRY_S
+        while not self._stopping.is_set():
+            try:
+                await channel.set_qos(prefetch_count=self._options.prefetch)
+                # Declared (passively), not merely named: a robust channel restores the
+                # consumers of the queues it declared, and only those, when it reconnects.
+                names = self._topology.names
+                queue = await channel.declare_queue(names.ingress_queue, passive=True)
+                exchanges = await _Exchanges.on(channel, self._topology)
+                return queue, exchanges, await queue.consume(on_message)
+            except ChannelNotFoundEntity:
+                raise  # the namespace was deleted under the hub: waiting would not bring it back
+            except (AMQPError, ChannelInvalidStateError, ConnectionError, TimeoutError) as exc:
+                log.warning("worker_setup_retrying", error=repr(exc), retry_in_s=delay)
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+                delay = min(delay * 2, _SETUP_RETRY_MAX_S)
+        return None
 
     async def _route(
         self, channel: AbstractChannel, exchanges: _Exchanges, batch: list[_Received]
@@ -169,7 +220,9 @@ class Router:
             )
             for item in batch
         ]
-        admitted = self._claim(await self._ledger.admit(verdicts))
+        admitted = self._claim(
+            await self._until_answered("admit", lambda: self._ledger.admit(verdicts), len(batch))
+        )
         claimed = [_work_key(item) for item in admitted if item.disposition is not Disposition.DONE]
         failed: set[int] = set()
         try:
@@ -187,11 +240,55 @@ class Router:
                 if isinstance(result, BaseException):
                     failed.add(index)
                     await self._on_publish_failure(channel, admitted[index], result)
-            await self._ledger.complete(_completion(admitted, failed))
+            completion = _completion(admitted, failed)
+            await self._until_answered(
+                "complete", lambda: self._ledger.complete(completion), len(batch)
+            )
         finally:
             self._publishing.difference_update(claimed)
         await _settle(batch, failed)
         self._record(batch, admitted, failed)
+
+    async def _until_answered(
+        self, operation: str, call: Callable[[], Awaitable[T]], held: int
+    ) -> T:
+        """``call`` the ledger until it answers, waiting longer after each failure, up to
+        ``_LEDGER_RETRY_MAX_S``. Raises ``_StoppedWaiting`` if the hub stops first."""
+        delay = _LEDGER_RETRY_FIRST_S
+        since: float | None = None
+        attempts = 0
+        while True:
+            attempts += 1
+            started = time.monotonic()
+            try:
+                result = await call()
+            except LedgerError as exc:
+                now = time.monotonic()
+                since = started if since is None else since
+                log.warning(
+                    "ledger_unavailable",
+                    operation=operation,
+                    error=str(exc),
+                    unavailable_s=round(now - since, 1),
+                    attempts=attempts,
+                    retry_in_s=delay,
+                    messages_held=held,
+                )
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+                if self._stopping.is_set():
+                    log.warning("ledger_wait_stopped", operation=operation, messages_unacked=held)
+                    raise _StoppedWaiting from exc
+                delay = min(delay * 2, _LEDGER_RETRY_MAX_S)
+                continue
+            if since is not None:
+                log.info(
+                    "ledger_recovered",
+                    operation=operation,
+                    unavailable_s=round(time.monotonic() - since, 1),
+                    attempts=attempts,
+                )
+            return result
 
     def _claim(self, admitted: list[Admitted]) -> list[Admitted]:
         """Take what this batch is to publish, unless another worker is publishing it already (it

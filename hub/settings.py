@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from schemas import limits
 from schemas.naming import NAMESPACE_PATTERN
+from schemas.urls import DEFAULT_CONNECT_TIMEOUT_S
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
@@ -43,6 +44,9 @@ class HubSettings(BaseSettings):
     throughput_interval_s: float = Field(5.0, gt=0, le=3600)
     reconnect_interval_s: float = Field(5.0, gt=0, le=600)
     """Seconds between attempts to reconnect to a broker that went away."""
+    connect_timeout_s: float = Field(DEFAULT_CONNECT_TIMEOUT_S, gt=0, le=600)
+    """How long connecting to RabbitMQ may take, TCP and AMQP handshake together (each
+    reconnection attempt too); agencies' ``dochub`` commands read it as well."""
     delivery_limit: int = Field(5, ge=1, le=1000)
     """How often the broker redelivers a message before dead-lettering it."""
     ingress_max_length: int = Field(1_000_000, ge=1)
@@ -51,6 +55,9 @@ class HubSettings(BaseSettings):
     """Messages an inbox or status queue holds; beyond that the hub's publish is refused and the
     message is dead-lettered once its delivery limit is spent."""
     max_message_bytes: int = Field(limits.MAX_MESSAGE_BYTES, ge=1024, le=limits.MAX_MESSAGE_BYTES)
+    ledger_busy_timeout_s: float = Field(2.0, gt=0, le=600)
+    """How long a ledger write waits for another process's lock before the hub logs
+    ``ledger_unavailable`` and retries (holding its messages unacked meanwhile)."""
     stats_utc_offset_hours: int = Field(7, ge=-12, le=14)
     """Statistics are attributed to days in this offset from UTC; Vietnam is UTC+7."""
 

@@ -1,15 +1,23 @@
-"""The SQLite ledger: one file, one writer, every batch in one transaction."""
+"""The SQLite ledger: one file, one writer, every batch in one transaction.
+
+Whatever keeps SQLite from answering (another process's lock, a file made read-only, a full disk)
+comes out as a ``LedgerError`` naming the file, so that the hub can wait for the ledger and the
+command line can say what is wrong in one line.
+"""
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-from hub.errors import LedgerError
+from hub.errors import ConfigurationError, LedgerError
 from hub.inspection import DocumentInput, ReceiptInput, Refusal, Verdict
 from hub.ledger import Admitted, Completion, Disposition, StepKey, Totals, stats_day
 from hub.periods import DayCounts
@@ -69,6 +77,13 @@ CREATE TABLE IF NOT EXISTS refusals (
 );
 """
 
+LEDGER_TABLES = ("documents", "deliveries", "status_steps", "receipts", "refusals")
+DEFAULT_BUSY_TIMEOUT_S = 2.0
+"""How long a statement waits for another process's lock before the ledger reports itself
+unavailable (and the hub retries): short, so that a hub waiting for its ledger stops promptly."""
+_COMPANIONS = ("-wal", "-shm")
+_FIX = "give --ledger-url (DOCHUB_LEDGER_URL) a DocHub ledger, or a new file to start one"
+_FIX_READING = "give --ledger-url (DOCHUB_LEDGER_URL) the ledger of a hub that has run"
 _CHUNK = 500
 
 
@@ -92,108 +107,131 @@ def sqlite_path(ledger_url: str) -> str:
     """The file of a ``sqlite:///path`` URL (``sqlite:////abs/path`` for an absolute one)."""
     prefix = "sqlite:///"
     if not ledger_url.startswith(prefix) or len(ledger_url) == len(prefix):
-        raise LedgerError(f"not a SQLite ledger URL: {ledger_url!r} (expected sqlite:///PATH)")
+        raise ConfigurationError(
+            f"not a SQLite ledger URL: {ledger_url!r} (expected sqlite:///PATH)"
+        )
     return ledger_url[len(prefix) :]
 
 
 class SqliteLedger:
-    def __init__(self, db: aiosqlite.Connection, utc_offset: dt.timedelta) -> None:
+    def __init__(
+        self, db: aiosqlite.Connection, utc_offset: dt.timedelta, path: str, *, writer: bool
+    ) -> None:
         self._db = db
         self._offset = utc_offset
+        self._path = path
+        self._writer = writer and path != ":memory:"
         self._lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, ledger_url: str, utc_offset: dt.timedelta) -> "SqliteLedger":
+    async def open(
+        cls,
+        ledger_url: str,
+        utc_offset: dt.timedelta,
+        *,
+        busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+    ) -> "SqliteLedger":
+        """The hub's ledger, made if it does not exist: refused if the file is something else
+        (not SQLite, or another application's database), never changed then."""
         path = sqlite_path(ledger_url)
         if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            db = await aiosqlite.connect(path, isolation_level=None)
+            _make_folder(path)
+            _check_writable(path)
+        db = await _connect(path, path, busy_timeout_s, fix=_FIX)
+        async with _closed_on_failure(db, path, _FIX):
+            tables = await _tables(db)
+            foreign = sorted(tables - set(LEDGER_TABLES))
+            if foreign and "documents" not in tables:
+                raise LedgerError(
+                    f"{path} is another application's SQLite database (tables "
+                    f"{', '.join(foreign[:5])}), not a DocHub ledger: {_FIX}; it was not changed"
+                )
             await db.execute("PRAGMA journal_mode=WAL")
             await db.execute("PRAGMA synchronous=FULL")
-            await db.execute("PRAGMA busy_timeout=10000")
             await db.executescript(SCHEMA)
-        except Exception as exc:
-            raise LedgerError(f"cannot open the ledger {ledger_url}: {exc}") from exc
-        return cls(db, utc_offset)
+        return cls(db, utc_offset, path, writer=True)
+
+    @classmethod
+    async def open_read_only(
+        cls,
+        ledger_url: str,
+        utc_offset: dt.timedelta,
+        *,
+        busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+    ) -> "SqliteLedger":
+        """A hub's ledger for reading, which creates, converts and writes nothing: not the file,
+        not a table, not the journal mode. Its writes fail."""
+        path = sqlite_path(ledger_url)
+        uri = _read_only_uri(path, ledger_url)
+        db = await _connect(uri, path, busy_timeout_s, fix=_FIX_READING)
+        async with _closed_on_failure(db, path, _FIX_READING):
+            if "documents" not in await _tables(db):
+                raise LedgerError(
+                    f"{path} holds no DocHub ledger (no documents table): {_FIX_READING}"
+                )
+        return cls(db, utc_offset, path, writer=False)
 
     async def close(self) -> None:
-        await self._db.close()
+        async with self._answering():
+            await self._db.close()
 
     async def admit(self, verdicts: Sequence[Verdict]) -> list[Admitted]:
-        async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                admitted = await self._admit(verdicts)
-                await self._db.commit()
-            except BaseException:
-                await self._db.rollback()
-                raise
-        return admitted
+        async with self._transaction():
+            return await self._admit(verdicts)
 
     async def complete(self, completion: Completion) -> None:
         if not completion:
             return
         now = _utc_now()
-        async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for chunk in _chunks([str(doc) for doc in completion.documents]):
-                    await self._db.execute(
-                        f"UPDATE documents SET routed_at = ? WHERE routed_at IS NULL "  # noqa: S608 - placeholders only
-                        f"AND id IN ({_marks(chunk)})",
-                        [now, *chunk],
-                    )
-                for chunk in _chunks(list(completion.receipts)):
-                    await self._db.execute(
-                        f"UPDATE receipts SET relayed_at = ? WHERE relayed_at IS NULL "  # noqa: S608 - placeholders only
-                        f"AND id IN ({_marks(chunk)})",
-                        [now, *chunk],
-                    )
-                for chunk in _chunks(list(completion.refusals)):
-                    await self._db.execute(
-                        f"UPDATE refusals SET dead_lettered_at = ? WHERE dead_lettered_at IS NULL "  # noqa: S608 - placeholders only
-                        f"AND input_key IN ({_marks(chunk)})",
-                        [now, *chunk],
-                    )
-                await self._db.commit()
-            except BaseException:
-                await self._db.rollback()
-                raise
+        async with self._transaction():
+            for chunk in _chunks([str(doc) for doc in completion.documents]):
+                await self._db.execute(
+                    f"UPDATE documents SET routed_at = ? WHERE routed_at IS NULL "  # noqa: S608 - placeholders only
+                    f"AND id IN ({_marks(chunk)})",
+                    [now, *chunk],
+                )
+            for chunk in _chunks(list(completion.receipts)):
+                await self._db.execute(
+                    f"UPDATE receipts SET relayed_at = ? WHERE relayed_at IS NULL "  # noqa: S608 - placeholders only
+                    f"AND id IN ({_marks(chunk)})",
+                    [now, *chunk],
+                )
+            for chunk in _chunks(list(completion.refusals)):
+                await self._db.execute(
+                    f"UPDATE refusals SET dead_lettered_at = ? WHERE dead_lettered_at IS NULL "  # noqa: S608 - placeholders only
+                    f"AND input_key IN ({_marks(chunk)})",
+                    [now, *chunk],
+                )
 
     async def totals(self) -> Totals:
-        async with self._lock:
-            await self._db.execute("BEGIN")
-            try:
-                accepted, routed, recipients_sum = await self._one(
-                    "SELECT count(*), count(routed_at), coalesce(sum(recipient_count), 0) "
-                    "FROM documents"
-                )
-                (deliveries,) = await self._one("SELECT count(*) FROM deliveries")
-                (receipts,) = await self._one("SELECT count(*) FROM status_steps")
-                receipt_messages, relayed = await self._one(
-                    "SELECT count(*), count(relayed_at) FROM receipts"
-                )
-                rejected, dead_lettered = await self._one(
-                    "SELECT count(*), count(dead_lettered_at) FROM refusals"
-                )
-                totals = Totals(
-                    accepted=accepted,
-                    routed=routed,
-                    recipients_sum=recipients_sum,
-                    deliveries=deliveries,
-                    receipts=receipts,
-                    receipt_messages=receipt_messages,
-                    relayed=relayed,
-                    rejected=rejected,
-                    dead_lettered=dead_lettered,
-                    documents_by_sender=await self._grouped("documents", "sender"),
-                    deliveries_by_recipient=await self._grouped("deliveries", "recipient"),
-                    receipts_by_responder=await self._grouped("status_steps", "responder"),
-                    rejected_by_reason=await self._grouped("refusals", "reason"),
-                )
-            finally:
-                await self._db.commit()
+        async with self._snapshot():
+            accepted, routed, recipients_sum = await self._one(
+                "SELECT count(*), count(routed_at), coalesce(sum(recipient_count), 0) "
+                "FROM documents"
+            )
+            (deliveries,) = await self._one("SELECT count(*) FROM deliveries")
+            (receipts,) = await self._one("SELECT count(*) FROM status_steps")
+            receipt_messages, relayed = await self._one(
+                "SELECT count(*), count(relayed_at) FROM receipts"
+            )
+            rejected, dead_lettered = await self._one(
+                "SELECT count(*), count(dead_lettered_at) FROM refusals"
+            )
+            totals = Totals(
+                accepted=accepted,
+                routed=routed,
+                recipients_sum=recipients_sum,
+                deliveries=deliveries,
+                receipts=receipts,
+                receipt_messages=receipt_messages,
+                relayed=relayed,
+                rejected=rejected,
+                dead_lettered=dead_lettered,
+                documents_by_sender=await self._grouped("documents", "sender"),
+                deliveries_by_recipient=await self._grouped("deliveries", "recipient"),
+                receipts_by_responder=await self._grouped("status_steps", "responder"),
+                rejected_by_reason=await self._grouped("refusals", "reason"),
+            )
         return totals
 
     async def day_counts(self, agency_id: str | None = None) -> DayCounts:
@@ -205,15 +243,57 @@ class SqliteLedger:
             else ("", "", "")
         )
         params = [agency_id] if agency_id is not None else []
-        async with self._lock:
-            await self._db.execute("BEGIN")
-            try:
-                documents = await self._per_day("documents", "sent_day", where_sender, params)
-                deliveries = await self._per_day("deliveries", "sent_day", where_recipient, params)
-                receipts = await self._per_day("status_steps", "day", where_responder, params)
-            finally:
-                await self._db.commit()
+        async with self._snapshot():
+            documents = await self._per_day("documents", "sent_day", where_sender, params)
+            deliveries = await self._per_day("deliveries", "sent_day", where_recipient, params)
+            receipts = await self._per_day("status_steps", "day", where_responder, params)
         return DayCounts(documents=documents, deliveries=deliveries, receipts=receipts)
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[None]:
+        """One write transaction, committed at the end of the block, rolled back on any error."""
+        async with self._lock, self._answering():
+            self._check_files()
+            try:
+                await self._db.execute("BEGIN IMMEDIATE")
+                yield
+                await self._db.commit()
+            except BaseException:
+                await self._roll_back()
+                raise
+
+    @asynccontextmanager
+    async def _snapshot(self) -> AsyncIterator[None]:
+        """One read transaction: every query of the block sees the same state of the ledger."""
+        async with self._lock, self._answering():
+            self._check_files()
+            try:
+                await self._db.execute("BEGIN")
+                yield
+            finally:
+                await self._roll_back()
+
+    @asynccontextmanager
+    async def _answering(self) -> AsyncIterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            if isinstance(exc, _BUGS):
+                raise
+            raise LedgerError(_described(self._path, exc)) from exc
+
+    async def _roll_back(self) -> None:
+        # Queued behind whatever the connection still runs (a BEGIN whose await was cancelled
+        # may yet succeed), so it ends that transaction too; "no transaction is active" is fine.
+        with suppress(sqlite3.Error):
+            await self._db.execute("ROLLBACK")
+
+    def _check_files(self) -> None:
+        """Refuse before SQLite touches a file it cannot write. Its -shm file is memory-mapped:
+        once made immutable, the kernel answers the next write to the mapping with SIGBUS, which
+        kills the process without a word."""
+        if self._writer:
+            _check_writable(self._path)
 
     async def _admit(self, verdicts: Sequence[Verdict]) -> list[Admitted]:
         documents = [v for v in verdicts if isinstance(v, DocumentInput)]
@@ -516,3 +596,104 @@ def _marks(values: Sequence[object]) -> str:
 def _chunks(values: list[str]) -> Iterable[list[str]]:
     for start in range(0, len(values), _CHUNK):
         yield values[start : start + _CHUNK]
+
+
+_BUGS = (
+    sqlite3.IntegrityError,
+    sqlite3.ProgrammingError,
+    sqlite3.InterfaceError,
+    sqlite3.DataError,
+    sqlite3.NotSupportedError,
+)
+"""Errors of this code, not of the file: they stay what they are, rather than make the hub wait
+for a ledger that will never answer otherwise."""
+
+
+async def _connect(
+    database: str, path: str, busy_timeout_s: float, *, fix: str
+) -> aiosqlite.Connection:
+    """``database``: the file's path, or a ``file:`` URI of it."""
+    try:
+        db = await aiosqlite.connect(
+            database, isolation_level=None, uri=database.startswith("file:")
+        )
+    except sqlite3.Error as exc:  # aiosqlite has stopped the connection's thread
+        raise LedgerError(f"{_described(path, exc)}: {fix}") from exc
+    async with _closed_on_failure(db, path, fix):
+        await db.execute(f"PRAGMA busy_timeout={round(busy_timeout_s * 1000)}")
+    return db
+
+
+@asynccontextmanager
+async def _closed_on_failure(db: aiosqlite.Connection, path: str, fix: str) -> AsyncIterator[None]:
+    """Close a connection that fails while it opens: its thread would keep the process from
+    ever exiting. An SQLite error becomes a ``LedgerError``, with the fix."""
+    try:
+        yield
+    except BaseException as exc:
+        with suppress(sqlite3.Error):
+            await db.close()
+        if isinstance(exc, sqlite3.Error):
+            raise LedgerError(f"{_described(path, exc)}: {fix}") from exc
+        raise
+
+
+async def _tables(db: aiosqlite.Connection) -> set[str]:
+    rows = await db.execute_fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
+    return {str(name) for (name,) in rows}
+
+
+def _make_folder(path: str) -> None:
+    folder = Path(path).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocking = next(
+            (p for p in [folder, *folder.parents] if p.exists() and not p.is_dir()), None
+        )
+        reason = f"{blocking} is a file, not a folder" if blocking else exc.strerror
+        raise LedgerError(
+            f"cannot make the folder of the ledger {path}: {reason}; give --ledger-url "
+            "(DOCHUB_LEDGER_URL) a path in a folder that can be made or written"
+        ) from exc
+    if Path(path).is_dir():
+        raise LedgerError(f"{path} is a folder, not a ledger file: {_FIX}")
+
+
+def _check_writable(path: str) -> None:
+    for file in (path, *(path + suffix for suffix in _COMPANIONS)):
+        if os.path.exists(file) and not os.access(file, os.W_OK):
+            raise LedgerError(
+                f"the ledger file {file} cannot be written (read-only or immutable): make it "
+                "writable (chmod u+w, chattr -i)"
+            )
+
+
+def _read_only_uri(path: str, ledger_url: str) -> str:
+    if not Path(path).is_file():
+        raise LedgerError(f"no ledger at {ledger_url}")
+    uri = f"{Path(path).absolute().as_uri()}?mode=ro"
+    # Without a -wal or -journal beside it, no process is writing the file (a hub's last
+    # connection removes its -wal when it closes): read it as immutable, so that SQLite does not
+    # leave a -wal and a -shm of its own. A hub that starts meanwhile writes to its -wal, not to
+    # the file read here, until its first checkpoint.
+    if not any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-journal")):
+        uri += "&immutable=1"
+    return uri
+
+
+def _described(path: str, exc: sqlite3.Error) -> str:
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # the primary code of an extended one
+    if code == sqlite3.SQLITE_NOTADB:
+        return f"{path} is not a DocHub ledger (not an SQLite database)"
+    if code == sqlite3.SQLITE_CORRUPT:
+        return f"the ledger {path} is damaged ({exc})"
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return f"the ledger {path} is locked by another process ({exc})"
+    if code == sqlite3.SQLITE_READONLY:
+        return f"the ledger {path} cannot be written ({exc})"
+    if code == sqlite3.SQLITE_CANTOPEN:
+        return f"cannot open the ledger {path} ({exc})"
+    if code == sqlite3.SQLITE_FULL:
+        return f"the disk of the ledger {path} is full ({exc})"
+    return f"the ledger {path} is unavailable ({exc})"

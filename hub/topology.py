@@ -1,6 +1,7 @@
 """The exchanges and queues of one namespace, declared by the hub at start.
 
     ingress (direct) ─document, status─▶ ingress queue ─▶ hub router
+       └─ any other key ─▶ ingress-unrouted (fanout) ─▶ ingress queue   (refused: unknown_kind)
     delivery (direct) ─agency id─▶ inbox.<agency>      (documents for the agency)
     status (direct)   ─agency id─▶ status.<agency>     (receipts about the agency's documents)
     dead-letter (fanout) ─▶ dead-letter queue   (refusals; messages over the delivery limit)
@@ -8,6 +9,11 @@
 Every queue is a quorum queue. All but the dead-letter queue carry a delivery limit and dead-letter
 at least once, which needs ``reject-publish`` overflow: a full ingress queue refuses new documents
 (the sender's ``send()`` raises) instead of dropping old ones.
+
+The ingress's alternate exchange keeps a message with an unknown routing key from being dropped by
+the broker unheard of: the hub refuses it into the dead-letter queue like any other bad input.
+Declare arguments cannot change on an existing exchange or queue: a namespace declared with other
+ones (by an older hub) must be deleted before this topology can be declared on it.
 """
 
 from collections.abc import Iterable
@@ -53,8 +59,14 @@ class Topology:
             names.dead_letter_queue, durable=True, arguments={"x-queue-type": "quorum"}
         )
         await dead_letter_queue.bind(dead_letter)
+        unrouted = await channel.declare_exchange(
+            names.unrouted_exchange, ExchangeType.FANOUT, durable=True
+        )
         ingress = await channel.declare_exchange(
-            names.ingress_exchange, ExchangeType.DIRECT, durable=True
+            names.ingress_exchange,
+            ExchangeType.DIRECT,
+            durable=True,
+            arguments={"alternate-exchange": names.unrouted_exchange},
         )
         ingress_queue = await channel.declare_queue(
             names.ingress_queue,
@@ -63,6 +75,7 @@ class Topology:
         )
         for routing_key in (DOCUMENT_ROUTING_KEY, STATUS_ROUTING_KEY):
             await ingress_queue.bind(ingress, routing_key)
+        await ingress_queue.bind(unrouted)
         await channel.declare_exchange(names.delivery_exchange, ExchangeType.DIRECT, durable=True)
         await channel.declare_exchange(names.status_exchange, ExchangeType.DIRECT, durable=True)
         for agency_id in agency_ids:
@@ -91,6 +104,7 @@ class Topology:
             await channel.queue_delete(queue)
         for exchange in (
             names.ingress_exchange,
+            names.unrouted_exchange,
             names.delivery_exchange,
             names.status_exchange,
             names.dead_letter_exchange,

@@ -40,6 +40,13 @@ class Names:
         return f"{self.namespace}.ingress"
 
     @property
+    def unrouted_exchange(self) -> str:
+        """The ingress exchange's alternate exchange: what the ingress cannot route by its routing
+        key (neither ``document`` nor ``status``) goes through it to the ingress queue, where the
+        hub refuses it as ``unknown_kind``."""
+        return f"{self.namespace}.ingress-unrouted"
+
+    @property
     def delivery_exchange(self) -> str:
         return f"{self.namespace}.delivery"
 

@@ -36,6 +36,7 @@ from simulator.traffic import PlannedDocument, plan_traffic, receipt_codes
 log = structlog.get_logger("simulator.fleet")
 
 _KEPT_ERRORS = 20
+_CANCEL_GRACE_S = 2.0
 
 
 class FleetConfig(BaseModel):
@@ -130,29 +131,48 @@ class Fleet:
         self._unanswered: dict[UUID, int] = {}
         """Recipients of each planned document that have not answered it yet."""
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
 
     async def run(self, report: Callable[[FleetProgress], None]) -> FleetResult:
+        """Run the replay's traffic to the end, or until the stall timeout. Every connection is
+        closed on the way out, when cancelled too; a failed connect raises that one error."""
         started = time.monotonic()
-        await asyncio.gather(*(client.connect() for client in self.clients.values()))
-        listeners = [
-            asyncio.create_task(listen(client))
-            for client in self.clients.values()
-            for listen in (self._answer_deliveries, self._read_statuses)
-        ]
-        sender = asyncio.create_task(self._send_all())
-        stalled = await self._watch(report)
-        sender.cancel()
-        for task in [*listeners, *self._tasks]:
-            task.cancel()
-        await asyncio.gather(sender, *listeners, *self._tasks, return_exceptions=True)
-        for client in self.clients.values():
-            await client.close()
+        try:
+            await self._connect_all()
+            listeners = [
+                asyncio.create_task(listen(client))
+                for client in self.clients.values()
+                for listen in (self._answer_deliveries, self._read_statuses)
+            ]
+            sender = asyncio.create_task(self._send_all())
+            try:
+                stalled = await self._watch(report)
+            finally:
+                self._stopping = True
+                await _cancel([sender, *listeners, *self._tasks])
+        finally:
+            await self._close_all()
         report(self.tally.progress())
         return FleetResult(
             **self.tally.progress().model_dump(),
             elapsed_s=round(time.monotonic() - started, 3),
             stalled=stalled,
             errors=self.tally.errors,
+        )
+
+    async def _connect_all(self) -> None:
+        """Connect every agency; if any fails, raise the first error once the others are done,
+        rather than leave their errors unretrieved (a traceback each)."""
+        outcomes = await asyncio.gather(
+            *(client.connect() for client in self.clients.values()), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _close_all(self) -> None:
+        await asyncio.gather(
+            *(client.close() for client in self.clients.values()), return_exceptions=True
         )
 
     async def _watch(self, report: Callable[[FleetProgress], None]) -> bool:
@@ -242,6 +262,9 @@ class Fleet:
             self.tally.receipts_expected -= _receipt_count(planned)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        if self._stopping:  # a delivery that came in while stopping: it goes back unanswered
+            work.close()
+            return
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -270,6 +293,21 @@ class Fleet:
             ],
             sent_at=planned.sent_at,
         )
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the tasks and give them a moment to put back what they hold; a consumer whose
+    cancellation the broker is slow to confirm is cut short by closing its connection next."""
+    for task in tasks:
+        task.cancel()
+        task.add_done_callback(_retrieve)
+    await asyncio.wait(tasks, timeout=_CANCEL_GRACE_S)
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    """Their errors were recorded where they arose (or are the cancellation's): not reported."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _receipt_count(planned: PlannedDocument) -> int:

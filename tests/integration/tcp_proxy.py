@@ -1,5 +1,6 @@
 """A TCP proxy between a client and RabbitMQ, so a test can cut the network under a live
-connection (``sever``), keep the broker unreachable for a while (``refuse``), then let it back."""
+connection (``sever``), keep the broker unreachable for a while (``refuse``), then let it back;
+and a port that accepts connections and never answers (``SilentServer``)."""
 
 import asyncio
 import contextlib
@@ -86,3 +87,58 @@ class TcpProxy:
         for writer in pair:
             writer.transport.abort()
         self._pairs.discard(pair)
+
+
+class SilentServer:
+    """A port that accepts TCP connections and never says a word: what RabbitMQ does when it has
+    run out of file handles. ``url`` points a client at it; ``accepted`` counts its victims."""
+
+    def __init__(self) -> None:
+        self._server: asyncio.Server | None = None
+        self._transports: list[asyncio.BaseTransport] = []
+        self._accepted = asyncio.Event()
+        self.port = 0
+
+    @property
+    def accepted(self) -> int:
+        return len(self._transports)
+
+    async def first_connection(self) -> None:
+        """Until a client has connected."""
+        await self._accepted.wait()
+
+    def url(self, credentials: str = "guest:guest") -> str:
+        return f"amqp://{credentials}@127.0.0.1:{self.port}/"
+
+    async def __aenter__(self) -> "SilentServer":
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _Silent(self._transports, self._accepted), "127.0.0.1", 0
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        assert self._server is not None
+        self._server.close()
+        for transport in self._transports:
+            transport.abort()  # type: ignore[attr-defined]
+        await self._server.wait_closed()
+
+
+class _Silent(asyncio.Protocol):
+    def __init__(self, transports: list[asyncio.BaseTransport], accepted: asyncio.Event) -> None:
+        self._transports = transports
+        self._accepted = accepted
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transports.append(transport)
+        self._accepted.set()
+
+    def data_received(self, data: bytes) -> None:
+        pass  # heard, never answered

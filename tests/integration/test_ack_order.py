@@ -67,8 +67,8 @@ async def test_the_ingress_message_is_acked_only_after_commit_and_confirm(
     gated: list[GatedLedger] = []
     open_ledger = hub.service.open_ledger
 
-    async def open_gated(url: str, utc_offset: dt.timedelta) -> Ledger:
-        gated.append(GatedLedger(await open_ledger(url, utc_offset)))
+    async def open_gated(url: str, utc_offset: dt.timedelta, *, busy_timeout_s: float) -> Ledger:
+        gated.append(GatedLedger(await open_ledger(url, utc_offset, busy_timeout_s=busy_timeout_s)))
         return gated[-1]
 
     monkeypatch.setattr(hub.service, "open_ledger", open_gated)

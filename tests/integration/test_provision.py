@@ -231,7 +231,7 @@ def fails(result: Result, exit_code: int, *fragments: str) -> None:
         assert fragment in " ".join(result.output.split()), result.output
 
 
-def test_an_unreachable_management_api_exits_3(failing: Path, tmp_path: Path) -> None:
+def test_an_unreachable_management_api_exits_6(failing: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app,
         [
@@ -245,28 +245,28 @@ def test_an_unreachable_management_api_exits_3(failing: Path, tmp_path: Path) ->
         ],
         prog_name="dochub",
     )
-    fails(result, 3, "127.0.0.1:1", "rabbitmq-plugins enable rabbitmq_management")
+    fails(result, 6, "127.0.0.1:1", "rabbitmq-plugins enable rabbitmq_management")
     assert "s3cret" not in result.output
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_wrong_management_credentials_exit_3(amqp_url: str, failing: Path, tmp_path: Path) -> None:
+def test_wrong_management_credentials_exit_6(amqp_url: str, failing: Path, tmp_path: Path) -> None:
     url = management_url_for(amqp_url).replace("@", "x-wrong@", 1)
     result = CliRunner().invoke(
         app,
         ["provision", "--registry", str(failing), "--management-url", url, "--dry-run"],
         prog_name="dochub",
     )
-    fails(result, 3, "(401)", "administrator")
+    fails(result, 6, "(401)", "administrator")
 
 
-def test_a_missing_registry_exits_1(tmp_path: Path) -> None:
+def test_a_missing_registry_exits_5(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app,
         ["provision", "--registry", str(tmp_path / "absent.toml"), "--dry-run"],
         prog_name="dochub",
     )
-    fails(result, 1, "absent.toml")
+    fails(result, 5, "absent.toml")
 
 
 def test_the_credentials_folder_is_required_unless_dry(failing: Path) -> None:

@@ -1,5 +1,9 @@
 """``dochub simulate`` end to end, as a user runs it: simulated agencies on ``agency_client``, a
-real hub on the real broker, and figures read back from the hub's ledger."""
+real hub on the real broker, and figures read back from the hub's ledger.
+
+Every replay runs on a namespace of the test's own, deleted by the ``launched`` fixture's teardown
+with the processes the test started: it runs even when pytest-timeout interrupts the test.
+"""
 
 import asyncio
 import contextlib
@@ -9,35 +13,115 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import aio_pika
 import pytest
 
+from hub.management import ManagementClient
+from hub.namespaces import delete_namespace, read_namespace
 from hub.periods import Period, by_period
 from hub.sqlite_ledger import SqliteLedger
-from hub.topology import QueuePolicy, Topology
-from schemas import AgencyDirectory, Names
+from schemas import AgencyDirectory
 from schemas.urls import broker_user
-from simulator.scenario import load_scenario
+from tests.integration.broker_users import management_url_for, require_management
 
 DOCHUB = str(Path(sys.executable).parent / "dochub")
 SMALL_SCENARIO = Path(__file__).parent.parent / "data" / "small-scenario.toml"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SIMULATE_TIMEOUT_S = 100
+"""Less than pytest's timeout: a replay that hangs is stopped by the test, which says so."""
+STOP_S = 20.0
+"""How long a replay may take to stop on SIGTERM (and delete its namespace)."""
 
 
-def simulate(cwd: Path, amqp_url: str, *arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own console script, fixed arguments
+class Launched:
+    """The namespaces and processes of one test: the processes are stopped (SIGTERM, then
+    SIGKILL), then the namespaces deleted, when the test ends, however it ends."""
+
+    def __init__(self, management_url: str) -> None:
+        self.management_url = management_url
+        self.namespaces: list[str] = []
+        self.pids: list[int] = []
+
+    def namespace(self) -> str:
+        namespace = f"t-{uuid.uuid4().hex[:12]}"
+        self.namespaces.append(namespace)
+        return namespace
+
+    def close(self) -> None:
+        for pid in self.pids:
+            stop_group(pid)
+        asyncio.run(self._delete())
+
+    async def _delete(self) -> None:
+        async with ManagementClient(self.management_url) as api:
+            for namespace in self.namespaces:
+                await delete_namespace(api, "/", await read_namespace(api, "/", namespace))
+
+
+def stop_group(pid: int) -> None:
+    """SIGTERM to a process group (a replay then deletes its namespace), SIGKILL after
+    ``STOP_S``; the process is reaped by whoever started it."""
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signum)
+        for _ in range(int(STOP_S * 10)):
+            if not _running(pid):
+                return
+            time.sleep(0.1)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie has stopped: only its parent's wait is missing
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+@pytest.fixture
+def launched(amqp_url: str) -> Iterator[Launched]:
+    management_url = management_url_for(amqp_url)
+    asyncio.run(require_management(management_url))
+    tracked = Launched(management_url)
+    try:
+        yield tracked
+    finally:
+        tracked.close()
+
+
+def simulate(
+    launched: Launched, cwd: Path, amqp_url: str, *arguments: str
+) -> subprocess.CompletedProcess[str]:
+    """``dochub simulate ARGUMENTS``; stopped with SIGTERM (so that it deletes its namespace)
+    if it takes too long or the test is interrupted meanwhile."""
+    process = subprocess.Popen(  # noqa: S603 - our own console script, fixed arguments
         [DOCHUB, "simulate", *arguments],
         cwd=cwd,
         env={**os.environ, "DOCHUB_AMQP_URL": amqp_url},
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=240,
-        check=False,
+        start_new_session=True,
     )
+    launched.pids.append(process.pid)
+    try:
+        stdout, stderr = process.communicate(timeout=SIMULATE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        stop_group(process.pid)
+        stdout, stderr = process.communicate()
+        pytest.fail(f"dochub simulate {' '.join(arguments)}: no end within {SIMULATE_TIMEOUT_S} s")
+    finally:
+        if process.poll() is None:
+            stop_group(process.pid)
+            process.communicate()
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 async def ledger_of(url: str) -> tuple[dict[str, int], dict[str, int], int]:
@@ -53,10 +137,14 @@ async def ledger_of(url: str) -> tuple[dict[str, int], dict[str, int], int]:
 
 
 async def test_the_national_replay_meets_every_figure_from_the_ledger(
-    amqp_url: str, tmp_path: Path
+    amqp_url: str, tmp_path: Path, launched: Launched
 ) -> None:
     done = simulate(
-        tmp_path, amqp_url, "--scale", "10000", "--json", "r.json", "--report", "report"
+        launched,
+        tmp_path,
+        amqp_url,
+        *("--scale", "10000", "--namespace", launched.namespace()),
+        *("--json", "r.json", "--report", "report"),
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ok  accounting balances: nothing lost, nothing counted twice" in done.stdout
@@ -90,15 +178,17 @@ async def test_the_national_replay_meets_every_figure_from_the_ledger(
 
 
 async def test_another_seed_gives_other_traffic_but_the_same_totals(
-    amqp_url: str, tmp_path: Path
+    amqp_url: str, tmp_path: Path, launched: Launched
 ) -> None:
     outcomes = []
     for seed in ("1", "2"):
         ledger = f"sqlite:///{tmp_path / f'seed-{seed}.db'}"
         done = simulate(
+            launched,
             tmp_path,
             amqp_url,
             *("--scenario", str(SMALL_SCENARIO), "--scale", "1", "--seed", seed),
+            *("--namespace", launched.namespace()),
             *("--ledger-url", ledger, "--json", f"seed-{seed}.json"),
         )
         assert done.returncode == 0, done.stdout + done.stderr
@@ -111,24 +201,13 @@ async def test_another_seed_gives_other_traffic_but_the_same_totals(
 
 
 @pytest.fixture
-def external_namespace(amqp_url: str) -> Iterator[str]:
-    namespace = f"t-ext-{uuid.uuid4().hex[:10]}"
-    yield namespace
-    agency_ids = [agency.id for agency in load_scenario(SMALL_SCENARIO).agencies]
-    asyncio.run(_delete(amqp_url, namespace, agency_ids))
-
-
-async def _delete(amqp_url: str, namespace: str, agency_ids: list[str]) -> None:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        await Topology(Names(namespace), QueuePolicy()).delete(
-            await connection.channel(), agency_ids
-        )
+def external_namespace(launched: Launched) -> str:
+    return launched.namespace()
 
 
 @contextlib.asynccontextmanager
 async def running_hub(
-    amqp_url: str, namespace: str, registry: Path, ledger: str
+    launched: Launched, amqp_url: str, namespace: str, registry: Path, ledger: str
 ) -> AsyncIterator[None]:
     """``dochub hub run`` as a user starts it; stopped with SIGTERM, which must end it cleanly."""
     process = await asyncio.create_subprocess_exec(
@@ -143,7 +222,9 @@ async def running_hub(
             "DOCHUB_LOG_FORMAT": "json",
         },
         stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
     )
+    launched.pids.append(process.pid)
     assert process.stderr is not None
     try:
         async with asyncio.timeout(30):
@@ -158,9 +239,12 @@ async def running_hub(
             await process.wait()
 
 
-def exported_registry(tmp_path: Path, amqp_url: str, *, leave_out: str | None = None) -> Path:
+def exported_registry(
+    launched: Launched, tmp_path: Path, amqp_url: str, *, leave_out: str | None = None
+) -> Path:
     registry = tmp_path / "sim-agencies.toml"
     exported = simulate(
+        launched,
         tmp_path,
         amqp_url,
         *("--scenario", str(SMALL_SCENARIO), "--export-registry", str(registry)),
@@ -176,16 +260,18 @@ def exported_registry(tmp_path: Path, amqp_url: str, *, leave_out: str | None = 
 
 
 async def test_a_replay_through_an_external_hub_reads_that_hubs_ledger(
-    amqp_url: str, tmp_path: Path, external_namespace: str
+    amqp_url: str, tmp_path: Path, launched: Launched, external_namespace: str
 ) -> None:
     ledger = f"sqlite:///{tmp_path / 'external.db'}"
     arguments = (
         *("--scenario", str(SMALL_SCENARIO), "--scale", "1", "--hub", "external"),
         *("--namespace", external_namespace, "--ledger-url", ledger),
     )
-    registry = exported_registry(tmp_path, amqp_url)
-    async with running_hub(amqp_url, external_namespace, registry, ledger):
-        done = await asyncio.to_thread(simulate, tmp_path, amqp_url, *arguments, "--json", "x.json")
+    registry = exported_registry(launched, tmp_path, amqp_url)
+    async with running_hub(launched, amqp_url, external_namespace, registry, ledger):
+        done = await asyncio.to_thread(
+            simulate, launched, tmp_path, amqp_url, *arguments, "--json", "x.json"
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         report = json.loads((tmp_path / "x.json").read_text(encoding="utf-8"))
         assert report["hub"] == "external"
@@ -193,21 +279,22 @@ async def test_a_replay_through_an_external_hub_reads_that_hubs_ledger(
         months, _, _ = await ledger_of(ledger)
         assert sum(months.values()) == 144
 
-        again = await asyncio.to_thread(simulate, tmp_path, amqp_url, *arguments)
-        assert again.returncode == 2
+        again = await asyncio.to_thread(simulate, launched, tmp_path, amqp_url, *arguments)
+        assert again.returncode == 5
         assert "is not empty" in again.stderr
 
 
 async def test_a_replay_whose_figures_are_off_exits_1_and_says_which(
-    amqp_url: str, tmp_path: Path, external_namespace: str
+    amqp_url: str, tmp_path: Path, launched: Launched, external_namespace: str
 ) -> None:
     """The hub does not know one of the simulated agencies: it refuses that agency's documents,
     so the ledger falls short of the plan."""
     ledger = f"sqlite:///{tmp_path / 'external.db'}"
-    registry = exported_registry(tmp_path, amqp_url, leave_out="000.00.00.H58")
-    async with running_hub(amqp_url, external_namespace, registry, ledger):
+    registry = exported_registry(launched, tmp_path, amqp_url, leave_out="000.00.00.H58")
+    async with running_hub(launched, amqp_url, external_namespace, registry, ledger):
         done = await asyncio.to_thread(
             simulate,
+            launched,
             tmp_path,
             amqp_url,
             *("--scenario", str(SMALL_SCENARIO), "--scale", "1", "--hub", "external"),

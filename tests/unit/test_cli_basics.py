@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import re
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -19,16 +20,38 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 from typer.testing import CliRunner, Result
 
-from agency_client import load_signing_key, write_key_pair
-from dochub import __version__
+from agency_client import (
+    AccessRefused,
+    AgencyClientError,
+    BrokerUnavailable,
+    DocumentRefused,
+    DocumentUnroutable,
+    InvalidDocument,
+    NotProvisioned,
+    load_signing_key,
+    write_key_pair,
+)
+from dochub import __version__, agency_commands, registration
 from dochub.agency_commands import _send
 from dochub.cli import app
+from dochub.errors import CommandError, UsageError, exit_code_for, one_line
+from dochub.exit_codes import ExitCode
+from hub.errors import (
+    BrokerError,
+    BrokerRefused,
+    ConfigurationError,
+    HubError,
+    LedgerError,
+    ManagementError,
+    RegistryError,
+)
 from hub.inspection import DocumentInput, ReceiptInput
 from hub.registry import Registry
 from hub.settings import HubSettings
 from hub.sqlite_ledger import SqliteLedger
 from schemas import (
     AgencyDirectory,
+    AgencyEntry,
     AgencyKind,
     Envelope,
     RefusedInput,
@@ -81,6 +104,16 @@ def assert_clean_failure(result: Result, exit_code: int) -> None:
     assert result.exit_code == exit_code, result.output
     assert isinstance(result.exception, SystemExit), result.exception
     assert "Traceback" not in result.output
+
+
+def assert_one_line(result: Result, *fragments: str) -> None:
+    """The error is one line on stderr, ``error: ...``, naming every fragment (a flag, a file,
+    the fix)."""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: "), lines[0]
+    missing = [fragment for fragment in fragments if fragment not in lines[0]]
+    assert missing == [], lines[0]
 
 
 def log_events(stderr: str) -> list[dict[str, Any]]:
@@ -431,8 +464,9 @@ def test_hub_keygen_refuses_an_invalid_registry(tmp_path: Path) -> None:
     keys, registry = tmp_path / "keys", tmp_path / "agencies.toml"
     registry.write_text("this is [not toml", encoding="utf-8")
     result = invoke("hub", "keygen", "--registry", registry, "--out", keys)
-    assert_clean_failure(result, 2)
+    assert_clean_failure(result, 5)
     assert "is invalid" in flat(result.output)
+    assert not keys.exists()
     assert registry.read_text(encoding="utf-8") == "this is [not toml"
 
 
@@ -452,41 +486,128 @@ def key_files(keys: Path) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in keys.glob("*")} if keys.exists() else {}
 
 
+def _registry_is_a_folder(keys: Path, registry: Path) -> None:
+    registry.mkdir()
+
+
+def _out_is_a_file(keys: Path, registry: Path) -> None:
+    keys.write_text("not a folder", encoding="utf-8")
+
+
+def _registered_already(keys: Path, registry: Path) -> None:
+    other = write_key_pair(keys.parent / "elsewhere", G12)
+    entry = AgencyEntry(
+        id=G12, name="Bộ Nội vụ", kind=AgencyKind.MINISTRY, public_key=other.public_text
+    )
+    registry.write_text(AgencyDirectory(agencies=[entry]).to_toml(), encoding="utf-8")
+
+
 @pytest.mark.parametrize(
-    ("prepare", "args", "messages"),
+    ("prepare", "args", "exit_code", "messages"),
     [
-        (_nothing, ["bad-id"], ["'bad-id' is not in the format DDD.CC.BB.LNN"]),
-        (_nothing, ["000.00.00.g12"], ["is not in the format DDD.CC.BB.LNN"]),
-        (_nothing, [G12, "--registry", "{registry}"], ["--registry needs --name"]),
+        (_nothing, ["bad-id"], 2, ["error: bad-id is not an agency id: expected DDD.CC.BB.LNN"]),
+        (_nothing, ["000.00.00.g12"], 2, ["is not an agency id: expected DDD.CC.BB.LNN"]),
+        (_nothing, [G12, "--registry", "{registry}"], 2, ["--registry needs --name"]),
         # The CLI's way to replace a key is --force; the message should say so.
-        (_existing_key, [G12], ["exists already", "--force"]),
-        (_nothing, [G12, "--kind", "planet"], ["'planet' is not one of"]),
+        (_existing_key, [G12], 2, ["exists already", "--force"]),
+        (_registered_already, [G12, "--registry", "{registry}", "--name", "B"], 2,
+         [f"{G12} is in", "--force"]),
+        (_nothing, [G12, "--kind", "planet"], 2, ["'planet' is not one of", "--kind"]),
+        (_nothing, [G12, "--registry", "{registry}", "--name", "x" * 301], 2,
+         ["--name: string should have at most 300 characters"]),
         (
             _invalid_registry,
             [G12, "--registry", "{registry}", "--name", "Bộ Nội vụ"],
+            5,
             ["the agency registry", "is invalid"],
         ),
+        (_nothing, [G12, "--registry", "{missing}", "--name", "B"], 5,
+         ["cannot write the agency registry", "does not exist", "create the folder"]),
+        (_registry_is_a_folder, [G12, "--registry", "{registry}", "--name", "B"], 5,
+         ["is a folder"]),
+        (_out_is_a_file, [G12], 5, ["--out", "is a file"]),
     ],
-    ids=["bad-id", "lowercase-id", "registry-without-name", "existing-key", "bad-kind",
-         "invalid-registry"],
+    ids=["bad-id", "lowercase-id", "registry-without-name", "existing-key", "registered-already",
+         "bad-kind", "long-name", "invalid-registry", "registry-folder-missing",
+         "registry-is-a-folder", "out-is-a-file"],
 )  # fmt: skip
-def test_keygen_refuses_with_a_clear_message_and_writes_nothing(
-    tmp_path: Path, prepare: Any, args: list[str], messages: list[str]
+def test_keygen_refuses_with_one_line_and_writes_nothing(
+    tmp_path: Path, prepare: Any, args: list[str], exit_code: int, messages: list[str]
 ) -> None:
     keys, registry = tmp_path / "keys", tmp_path / "agencies.toml"
+    missing = tmp_path / "missing" / "dir" / "agencies.toml"
     prepare(keys, registry)
-    keys_before = key_files(keys)
-    registry_before = registry.read_bytes() if registry.exists() else None
+    files_before = tree(tmp_path)
     result = invoke(
-        "agency", "keygen", *[arg.format(registry=registry) for arg in args], "--out", keys
+        "agency",
+        "keygen",
+        *[arg.format(registry=registry, missing=missing) for arg in args],
+        "--out",
+        keys,
     )
-    assert_clean_failure(result, 2)
-    text = flat(result.output)
-    missing = [message for message in messages if message not in text]
-    assert missing == [], text
-    # A refused keygen leaves no key behind: a retry must not fail on "exists already".
-    assert key_files(keys) == keys_before
-    assert (registry.read_bytes() if registry.exists() else None) == registry_before
+    assert_clean_failure(result, exit_code)
+    assert_one_line(result, *messages)
+    # A refused keygen leaves nothing behind: a retry must not fail on "exists already".
+    assert tree(tmp_path) == files_before
+
+
+@pytest.mark.parametrize("registry_name", ["missing/dir/agencies.toml", "folder"])
+def test_hub_keygen_refuses_a_registry_it_cannot_write_and_writes_nothing(
+    tmp_path: Path, registry_name: str
+) -> None:
+    (tmp_path / "folder").mkdir()
+    files_before = tree(tmp_path)
+    result = invoke(
+        "hub", "keygen", "--registry", tmp_path / registry_name, "--out", tmp_path / "keys"
+    )
+    assert_clean_failure(result, 5)
+    assert_one_line(result, "agency registry", registry_name)
+    assert tree(tmp_path) == files_before
+
+
+def test_hub_keygen_refuses_to_replace_a_listed_hub_key_without_force(tmp_path: Path) -> None:
+    registry = tmp_path / "agencies.toml"
+    first = invoke("hub", "keygen", "--registry", registry, "--out", tmp_path / "keys")
+    assert first.exit_code == 0, first.output
+    files_before = tree(tmp_path)
+    again = invoke("hub", "keygen", "--registry", registry, "--out", tmp_path / "other-keys")
+    assert_clean_failure(again, 2)
+    assert_one_line(again, "lists a hub key already", "--force")
+    assert tree(tmp_path) == files_before
+
+
+def test_keygen_puts_the_keys_back_when_the_registry_cannot_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The directory file is written after the keys: if that fails, the keys are removed (or,
+    with --force, the former ones restored)."""
+    keys, registry = tmp_path / "keys", tmp_path / "agencies.toml"
+    made = invoke("agency", "keygen", G12, "--out", keys, "--registry", registry, "--name", "B")
+    assert made.exit_code == 0, made.output
+    files_before = tree(tmp_path)
+
+    def refuse(path: Path, directory: AgencyDirectory) -> None:
+        raise RegistryError(f"cannot write the agency registry {path}: No space left on device")
+
+    monkeypatch.setattr(registration, "write_directory", refuse)
+    for args in ([H29], [G12, "--force"]):
+        result = invoke(
+            "agency", "keygen", *args, "--out", keys, "--registry", registry, "--name", "B"
+        )
+        assert_clean_failure(result, 5)
+        assert_one_line(result, "No space left on device")
+        assert tree(tmp_path) == files_before
+    hub = invoke("hub", "keygen", "--out", tmp_path / "new" / "hub-keys", "--registry", registry)
+    assert_clean_failure(hub, 5)
+    assert tree(tmp_path) == files_before, "nor the folders made for them"
+
+
+def tree(folder: Path) -> dict[str, bytes | None]:
+    """Every file and folder under ``folder``, with the files' content."""
+    return {
+        str(path.relative_to(folder)): path.read_bytes() if path.is_file() else None
+        for path in sorted(folder.rglob("*"))
+    }
 
 
 # Settings from flags and DOCHUB_* variables
@@ -495,7 +616,7 @@ def test_keygen_refuses_with_a_clear_message_and_writes_nothing(
 def test_ledger_url_comes_from_the_environment(tmp_path: Path) -> None:
     env_url = f"sqlite:///{tmp_path / 'from-env.db'}"
     result = invoke("stats", env={"DOCHUB_LEDGER_URL": env_url})
-    assert_clean_failure(result, 2)
+    assert_clean_failure(result, 7)
     assert squashed(f"no ledger at {env_url}") in squashed(result.stderr)
 
 
@@ -503,7 +624,7 @@ def test_a_flag_wins_over_the_environment(tmp_path: Path) -> None:
     env_url = f"sqlite:///{tmp_path / 'from-env.db'}"
     flag_url = f"sqlite:///{tmp_path / 'from-flag.db'}"
     result = invoke("stats", "--ledger-url", flag_url, env={"DOCHUB_LEDGER_URL": env_url})
-    assert_clean_failure(result, 2)
+    assert_clean_failure(result, 7)
     assert squashed(f"no ledger at {flag_url}") in squashed(result.stderr)
     assert "from-env.db" not in result.output
 
@@ -513,7 +634,7 @@ def test_default_ledger_url_without_flag_or_variable(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     result = invoke("stats")
-    assert_clean_failure(result, 2)
+    assert_clean_failure(result, 7)
     assert "no ledger at sqlite:///./dochub.db" in flat(result.stderr)
 
 
@@ -522,7 +643,7 @@ def test_hub_registry_from_the_environment_or_the_flag(tmp_path: Path, use_flag:
     env = {"DOCHUB_REGISTRY": str(tmp_path / "env-registry.toml")}
     flags = ["--registry", str(tmp_path / "flag-registry.toml")] if use_flag else []
     result = invoke("hub", "run", "--amqp-url", UNREACHABLE_AMQP_URL, *flags, env=env)
-    assert_clean_failure(result, 1)
+    assert_clean_failure(result, 5)
     (failed,) = [event for event in log_events(result.stderr) if event["event"] == "hub_failed"]
     used, ignored = ("flag", "env") if use_flag else ("env", "flag")
     assert str(tmp_path / f"{used}-registry.toml") in failed["error"]
@@ -540,7 +661,7 @@ def test_agency_settings_from_the_environment_or_the_flag(tmp_path: Path, use_fl
     }
     flags = ["--registry", str(tmp_path / "flag-directory.toml")] if use_flag else []
     result = invoke("agency", "listen", *flags, env=env)
-    assert_clean_failure(result, 2)
+    assert_clean_failure(result, 5)
     used, ignored = ("flag", "env") if use_flag else ("env", "flag")
     assert squashed(f"cannot read the agency registry {tmp_path}/{used}-directory.toml") in (
         squashed(result.output)
@@ -549,39 +670,173 @@ def test_agency_settings_from_the_environment_or_the_flag(tmp_path: Path, use_fl
 
 
 @pytest.mark.parametrize(
-    ("args", "env", "setting"),
+    ("args", "env", "message"),
     [
-        (["hub", "run"], {"DOCHUB_NAMESPACE": "bad name!"}, "namespace"),
-        (["hub", "run"], {"DOCHUB_WORKERS": "0"}, "workers"),
-        (["hub", "run"], {"DOCHUB_WORKERS": "many"}, "workers"),
-        (["hub", "run"], {"DOCHUB_LOG_LEVEL": "verbose"}, "log_level"),
-        (["hub", "run"], {"DOCHUB_LOG_FORMAT": "xml"}, "log_format"),
-        (["hub", "run", "--throughput-interval", "0"], {}, "throughput_interval_s"),
-        (["hub", "run", "--namespace", "a.b"], {}, "namespace"),
-        (["stats"], {"DOCHUB_STATS_UTC_OFFSET_HOURS": "99"}, "stats_utc_offset_hours"),
-        (["agency", "listen"], {"DOCHUB_AGENCY_KEY": "k.key"}, "agency_id"),
-        (["agency", "listen"], {"DOCHUB_AGENCY_ID": G12}, "agency_key"),
+        (["hub", "run"], {"DOCHUB_NAMESPACE": "bad name!"},
+         "DOCHUB_NAMESPACE=bad name! is not a namespace: expected up to 64 letters"),
+        (["hub", "run"], {"DOCHUB_WORKERS": "0"},
+         "DOCHUB_WORKERS=0: input should be greater than or equal to 1"),
+        (["hub", "run"], {"DOCHUB_WORKERS": "many"},
+         "DOCHUB_WORKERS=many: input should be a valid integer"),
+        (["hub", "run"], {"DOCHUB_LOG_LEVEL": "verbose"},
+         "DOCHUB_LOG_LEVEL=verbose: input should be 'debug', 'info', 'warning' or 'error'"),
+        (["hub", "run"], {"DOCHUB_LOG_FORMAT": "xml"}, "DOCHUB_LOG_FORMAT=xml: input should be"),
+        (["hub", "run", "--throughput-interval", "0"], {},
+         "--throughput-interval 0.0: input should be greater than 0"),
+        (["hub", "run", "--namespace", "a.b"], {}, "--namespace a.b is not a namespace"),
+        (["hub", "run", "--amqp-url", "notaurl"], {},
+         "--amqp-url: the broker URL 'notaurl' is not an AMQP URL: it must start with amqp://"),
+        (["hub", "run"], {"DOCHUB_AMQP_URL": "http://127.0.0.1:5672/"},
+         "DOCHUB_AMQP_URL: the broker URL 'http://127.0.0.1:5672/' is not an AMQP URL"),
+        (["hub", "run", "--amqp-url", "amqp://guest:guest@127.0.0.1:abc/"], {},
+         "--amqp-url: the broker URL 'amqp://guest:***@127.0.0.1:abc/' has no valid port"),
+        (["stats"], {"DOCHUB_STATS_UTC_OFFSET_HOURS": "99"},
+         "DOCHUB_STATS_UTC_OFFSET_HOURS=99: input should be less than or equal to 14"),
+        (["agency", "listen"], {"DOCHUB_AGENCY_KEY": "k.key"},
+         "missing --agency-id (or DOCHUB_AGENCY_ID)"),
+        (["agency", "listen"], {"DOCHUB_AGENCY_ID": G12}, "missing --key (or DOCHUB_AGENCY_KEY)"),
+        (["agency", "listen"], {},
+         "missing --agency-id (or DOCHUB_AGENCY_ID); missing --key (or DOCHUB_AGENCY_KEY)"),
+        (["agency", "listen"], {"DOCHUB_AGENCY_ID": "G12", "DOCHUB_AGENCY_KEY": "k.key"},
+         "DOCHUB_AGENCY_ID=G12 is not an agency id: expected DDD.CC.BB.LNN, e.g. 000.00.00.G12"),
+        ([*SEND_ARGS, "--agency-id", "G12", "--key", "k.key"], {},
+         "--agency-id G12 is not an agency id: expected DDD.CC.BB.LNN, e.g. 000.00.00.G12"),
+        (SEND_ARGS,
+         {"DOCHUB_AGENCY_ID": G12, "DOCHUB_AGENCY_KEY": "k.key", "DOCHUB_NAMESPACE": "a b"},
+         "DOCHUB_NAMESPACE=a b is not a namespace"),
+        (["agency", "listen", "--agency-id", G12, "--key", "k", "--amqp-url", "amqp://h:0/"], {},
+         "--amqp-url: the broker URL 'amqp://h:0/' has no valid port"),
+    ],
+)  # fmt: skip
+def test_an_invalid_setting_names_its_flag_or_variable(
+    tmp_path: Path, args: list[str], env: dict[str, str], message: str
+) -> None:
+    """Never the settings' field names (``agency_id: Field required``), nor a raw regex."""
+    result = invoke(*args, env={"DOCHUB_REGISTRY": str(tmp_path / "none.toml"), **env})
+    assert_clean_failure(result, 2)
+    assert_one_line(result, message)
+    assert "agency_id" not in result.stderr
+    assert "[0-9]" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (SEND_ARGS[:2], "error: Missing option '--to'; see 'dochub agency send --help'"),
+        ([*SEND_ARGS, "--urgency", "9"], "error: Invalid value for '--urgency'"),
+        (["agency", "listen", "--receipt", "99"], "error: Invalid value for '--receipt'"),
+        (["stats", "--by", "week"], "error: Invalid value for '--by': 'week' is not one of"),
+        (["--bogus"], "error: No such option: --bogus; see 'dochub --help'"),
+        (["hub", "rnu"], "error: No such command 'rnu'"),
+    ],
+)
+def test_click_usage_mistakes_are_one_line_naming_the_flag(args: list[str], message: str) -> None:
+    result = invoke(*args)
+    assert_clean_failure(result, 2)
+    assert_one_line(result, message)
+    assert "Usage:" not in result.output
+
+
+@pytest.mark.parametrize("args", [[], ["agency"], ["hub"]])
+def test_a_bare_command_still_prints_its_help(args: list[str]) -> None:
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert "Usage: dochub" in result.output
+    assert "error:" not in result.output
+
+
+# Errors: one line and an exit code by cause; the traceback only with --debug
+
+
+@pytest.mark.parametrize(
+    ("exc", "code", "line"),
+    [
+        (UsageError("--to x is wrong"), ExitCode.USAGE, "--to x is wrong"),
+        (CommandError("not sent: why", ExitCode.FAILED), ExitCode.FAILED, "not sent: why"),
+        (RegistryError("the agency registry r.toml is invalid"), ExitCode.CONFIGURATION, None),
+        (ConfigurationError("bad"), ExitCode.CONFIGURATION, None),
+        (LedgerError("the ledger is locked"), ExitCode.LEDGER_UNAVAILABLE, None),
+        (BrokerError("cannot reach RabbitMQ"), ExitCode.BROKER_UNAVAILABLE, None),
+        (ManagementError("no management API"), ExitCode.BROKER_UNAVAILABLE, None),
+        (BrokerRefused("RabbitMQ refused the login"), ExitCode.REFUSED, None),
+        (HubError("a router worker failed"), ExitCode.FAILED, None),
+        (BrokerUnavailable("no broker"), ExitCode.BROKER_UNAVAILABLE, None),
+        (AccessRefused("refused"), ExitCode.REFUSED, None),
+        (DocumentRefused("ingress full"), ExitCode.REFUSED, None),
+        (DocumentUnroutable("nowhere"), ExitCode.FAILED, None),
+        (InvalidDocument("too big"), ExitCode.FAILED, None),
+        (NotProvisioned("no hub on namespace"), ExitCode.CONFIGURATION, None),
+        (AgencyClientError("cannot read the key k"), ExitCode.CONFIGURATION, None),
         (
-            ["agency", "listen"],
-            {"DOCHUB_AGENCY_ID": "G12", "DOCHUB_AGENCY_KEY": "k.key"},
-            "agency_id",
+            FileExistsError(17, "File exists", "keys.txt"),
+            ExitCode.CONFIGURATION,
+            "keys.txt: File exists",
         ),
+        (TimeoutError("slow"), ExitCode.TIMEOUT, "TimeoutError: slow"),
         (
-            SEND_ARGS,
-            {"DOCHUB_AGENCY_ID": G12, "DOCHUB_AGENCY_KEY": "k.key", "DOCHUB_NAMESPACE": "a b"},
-            "namespace",
+            ConnectionRefusedError(111, "Connection refused"),
+            ExitCode.BROKER_UNAVAILABLE,
+            "Connection refused",
+        ),
+        (sqlite3.DatabaseError("not a db"), ExitCode.LEDGER_UNAVAILABLE, "DatabaseError: not a db"),
+        (KeyboardInterrupt(), 130, "interrupted"),
+        (
+            ValueError("boom"),
+            ExitCode.FAILED,
+            "internal error: ValueError: boom; rerun with --debug for the traceback",
         ),
     ],
 )
-def test_an_invalid_setting_names_the_setting(
-    tmp_path: Path, args: list[str], env: dict[str, str], setting: str
+def test_every_error_has_one_line_and_a_code_by_its_cause(
+    exc: BaseException, code: int, line: str | None
 ) -> None:
-    result = invoke(*args, env={"DOCHUB_REGISTRY": str(tmp_path / "none.toml"), **env})
-    assert_clean_failure(result, 2)
-    text = flat(result.output)
-    assert "invalid setting" in text
-    assert f"{setting}:" in text
-    assert "DOCHUB_*" in text
+    assert exit_code_for(exc) == code
+    text = one_line(exc)
+    assert "\n" not in text
+    assert text == (line if line is not None else str(exc))
+
+
+def test_the_exit_codes_are_distinct_and_documented() -> None:
+    assert len({int(code) for code in ExitCode}) == len(ExitCode)
+    help_text = flat(invoke("--help").stdout)
+    for code in [*ExitCode, 130]:
+        assert f" {int(code)} " in help_text, code
+
+
+def test_an_error_is_one_line_without_debug_and_a_traceback_with_it(tmp_path: Path) -> None:
+    out = tmp_path / "keys.txt"
+    out.write_text("a file", encoding="utf-8")
+    plain = invoke("agency", "keygen", G12, "--out", out)
+    assert_clean_failure(plain, 5)
+    assert_one_line(plain, f"--out {out} is a file")
+    debugged = invoke("--debug", "agency", "keygen", G12, "--out", out)
+    assert debugged.exit_code == 5
+    assert "Traceback (most recent call last)" in debugged.stderr
+    assert debugged.stderr.splitlines()[-1] == plain.stderr.strip()
+
+
+def test_an_unexpected_error_says_internal_error_and_how_to_see_more(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(folder: Path) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(agency_commands, "check_key_folder", broken)
+    result = invoke("agency", "keygen", G12, "--out", tmp_path)
+    assert_clean_failure(result, 1)
+    assert_one_line(result, "internal error: ZeroDivisionError: division by zero", "--debug")
+    debugged = invoke("--debug", "agency", "keygen", G12, "--out", tmp_path)
+    assert "Traceback (most recent call last)" in debugged.stderr
+    assert "rerun with --debug" not in debugged.stderr
+
+
+def test_a_long_error_is_not_wrapped(tmp_path: Path) -> None:
+    deep = tmp_path.joinpath(*["a-rather-long-folder-name"] * 8) / "agencies.toml"
+    result = invoke(
+        "agency", "keygen", G12, "--registry", deep, "--name", "B", env={"COLUMNS": "40"}
+    )
+    assert_clean_failure(result, 5)
+    assert_one_line(result, str(deep))
 
 
 # The hub checks its registry before it connects
@@ -597,7 +852,7 @@ def test_an_invalid_setting_names_the_setting(
         (b"\xff\xfe not utf-8", "the agency registry {path} is not UTF-8 text"),
     ],
 )
-def test_hub_run_with_an_unusable_registry_exits_1_naming_the_file(
+def test_hub_run_with_an_unusable_registry_exits_5_naming_the_file(
     tmp_path: Path, content: str | bytes | None, message: str
 ) -> None:
     path = tmp_path / "agencies.toml"
@@ -609,7 +864,7 @@ def test_hub_run_with_an_unusable_registry_exits_1_naming_the_file(
         "hub", "run", "--registry", path, "--amqp-url", UNREACHABLE_AMQP_URL,
         "--ledger-url", f"sqlite:///{tmp_path / 'ledger.db'}",
     )  # fmt: skip
-    assert_clean_failure(result, 1)
+    assert_clean_failure(result, 5)
     events = log_events(result.stderr)
     assert [event["event"] for event in events] == ["hub_failed"]
     assert events[0]["level"] == "error"
@@ -634,7 +889,7 @@ def hub_key_file(tmp_path: Path) -> tuple[Path, Ed25519PrivateKey]:
 
 
 @pytest.mark.parametrize("case", ["missing key file", "no [hub] table", "another key"])
-def test_hub_run_with_an_unusable_hub_key_exits_1(tmp_path: Path, case: str) -> None:
+def test_hub_run_with_an_unusable_hub_key_exits_5(tmp_path: Path, case: str) -> None:
     key_path, key = hub_key_file(tmp_path)
     if case == "missing key file":
         registry = registry_with_hub(tmp_path, key)
@@ -650,7 +905,7 @@ def test_hub_run_with_an_unusable_hub_key_exits_1(tmp_path: Path, case: str) -> 
         "hub", "run", "--registry", registry, "--hub-key", key_path,
         "--amqp-url", UNREACHABLE_AMQP_URL, "--ledger-url", f"sqlite:///{tmp_path / 'ledger.db'}",
     )  # fmt: skip
-    assert_clean_failure(result, 1)
+    assert_clean_failure(result, 5)
     events = log_events(result.stderr)
     assert [event["event"] for event in events] == ["hub_failed"]
     assert message in events[0]["error"]
@@ -870,9 +1125,9 @@ def test_stats_table_without_documents(ledger_url: str) -> None:
 @pytest.mark.parametrize(
     ("args", "exit_code", "message"),
     [
-        (["--ledger-url", "sqlite:///{tmp}/missing.db"], 2, "no ledger at sqlite:///{tmp}"),
-        (["--ledger-url", "postgresql://db/dochub"], 2, "PostgreSQL ledger is not built yet"),
-        (["--ledger-url", "mysql://db/dochub"], 2, "unknown ledger URL 'mysql://db/dochub'"),
+        (["--ledger-url", "sqlite:///{tmp}/missing.db"], 7, "no ledger at sqlite:///{tmp}"),
+        (["--ledger-url", "postgresql://db/dochub"], 5, "PostgreSQL ledger is not built yet"),
+        (["--ledger-url", "mysql://db/dochub"], 5, "unknown ledger URL 'mysql://db/dochub'"),
         (["--by", "week"], 2, "'week' is not one of"),
     ],
 )

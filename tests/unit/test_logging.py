@@ -165,7 +165,9 @@ def test_stdlib_records_go_through_the_same_json_renderer() -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z", record["timestamp"])
 
 
-def test_stdlib_exceptions_are_rendered_into_the_json_object() -> None:
+def test_stdlib_exceptions_are_one_line_in_the_json_object() -> None:
+    """A library's exception is one ``error`` field, never a traceback (issue 8: tracebacks only
+    when asked for)."""
     stream = io.StringIO()
     configure_logging("json", "info", stream)
     try:
@@ -175,6 +177,19 @@ def test_stdlib_exceptions_are_rendered_into_the_json_object() -> None:
     (record,) = json_lines(stream)
     assert record["event"] == "channel closed"
     assert record["level"] == "error"
+    assert record["error"] == "ConnectionResetError: peer went away"
+    assert "exception" not in record
+    assert "Traceback" not in stream.getvalue()
+
+
+def test_stdlib_exceptions_keep_their_traceback_at_debug_level() -> None:
+    stream = io.StringIO()
+    configure_logging("json", "debug", stream)
+    try:
+        raise ConnectionResetError("peer went away")
+    except ConnectionResetError:
+        logging.getLogger("aiormq").exception("channel closed")
+    (record,) = json_lines(stream)
     assert "ConnectionResetError: peer went away" in record["exception"]
 
 

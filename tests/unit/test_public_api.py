@@ -58,6 +58,7 @@ AGENCY_CLIENT_API = [
     "DocumentUnroutable",
     "Incoming",
     "InvalidDocument",
+    "InvalidSettings",
     "KeyFiles",
     "NotProvisioned",
     "StatusUpdate",
@@ -114,6 +115,7 @@ def test_agency_client_reexports_the_error_tree() -> None:
         "DocumentRefused",
         "DocumentUnroutable",
         "InvalidDocument",
+        "InvalidSettings",
         "NotProvisioned",
         "UnknownAgency",
     ):

@@ -2,9 +2,12 @@
 
 import asyncio
 import datetime as dt
-import gc
 import hashlib
 import json
+import random
+import re
+import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +15,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hub.errors import LedgerError
+from hub.errors import ConfigurationError, LedgerError
 from hub.inspection import DocumentInput, ReceiptInput, Refusal, inspect
 from hub.ledger import Admitted, Completion, Disposition, Totals
 from hub.periods import DayCounts
@@ -27,6 +30,7 @@ from schemas import (
     limits,
 )
 from tests.factories import TEST_USER, TRUSTING, directory_of, inspected, make_envelope, organ
+from tests.ledger_files import Fingerprint, locked, unwritable
 
 A, B, C, D = "000.00.00.G01", "000.00.00.G02", "000.00.00.H01", "000.00.00.H02"
 KEYS = {agency: Ed25519PrivateKey.generate() for agency in (A, B, C, D)}
@@ -591,25 +595,23 @@ def test_sqlite_path(url: str, path: str) -> None:
     ],
 )
 def test_sqlite_path_refuses_other_urls(url: str) -> None:
-    with pytest.raises(LedgerError, match=r"not a SQLite ledger URL.*\(expected sqlite:///PATH\)"):
+    with pytest.raises(
+        ConfigurationError, match=r"not a SQLite ledger URL.*\(expected sqlite:///PATH\)"
+    ):
         sqlite_path(url)
 
 
 async def test_open_refuses_other_urls() -> None:
-    with pytest.raises(LedgerError, match="not a SQLite ledger URL"):
+    with pytest.raises(ConfigurationError, match="not a SQLite ledger URL"):
         await SqliteLedger.open("postgresql://localhost/dochub", UTC7)
 
 
-async def test_open_reports_a_file_it_cannot_open(tmp_path: Path) -> None:
+async def test_open_refuses_a_folder(tmp_path: Path) -> None:
     folder = tmp_path / "a-folder.db"
     folder.mkdir()
-    with pytest.raises(LedgerError, match="cannot open the ledger"):
+    with pytest.raises(LedgerError, match=re.escape(f"{folder} is a folder, not a ledger file")):
         await SqliteLedger.open(url_of(folder), UTC7)
-    # aiosqlite keeps the worker thread of a connection that failed to open until the connection
-    # object is collected, and then answers on the loop that made it: collect it while this
-    # test's loop still runs, or the thread fails on a closed loop during a later test.
-    gc.collect()
-    await asyncio.sleep(0.1)
+    await no_connection_left()
 
 
 async def test_relative_url_is_relative_to_the_working_directory(
@@ -656,3 +658,223 @@ async def test_pending_refusal_repeated_in_one_batch_is_dead_lettered_once(
     await ledger.admit([refusal])
     admitted = await ledger.admit([refusal, refusal])
     assert dispositions(admitted) == [Disposition.PENDING, Disposition.DONE]
+
+
+# Files that are not a ledger, and ledgers SQLite cannot use for a while. Every open that fails
+# closes its connection: its thread would otherwise keep the process from ever exiting.
+
+
+def connection_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if "_connection_worker_thread" in t.name]
+
+
+async def no_connection_left() -> None:
+    for _ in range(100):
+        if not connection_threads():
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail(f"connections left open: {connection_threads()}")
+
+
+NOT_SQLITE = {
+    "text": b"not a ledger, only text\n",
+    "random bytes": random.Random(8).randbytes(8192),
+}
+OPENERS = {"open": SqliteLedger.open, "open_read_only": SqliteLedger.open_read_only}
+
+
+@pytest.mark.parametrize("content", NOT_SQLITE.values(), ids=NOT_SQLITE.keys())
+@pytest.mark.parametrize("opener", OPENERS.values(), ids=OPENERS.keys())
+async def test_a_file_that_is_not_sqlite_is_refused_and_left_as_it_was(
+    tmp_path: Path, content: bytes, opener: Any
+) -> None:
+    path = tmp_path / "ledger.db"
+    path.write_bytes(content)
+    before = Fingerprint.of(path)
+    message = f"{path} is not a DocHub ledger (not an SQLite database): give --ledger-url"
+    with pytest.raises(LedgerError, match=re.escape(message)):
+        await opener(url_of(path), UTC7)
+    assert Fingerprint.of(path) == before
+    await no_connection_left()
+
+
+def another_applications_database(path: Path) -> Fingerprint:
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+        db.execute("INSERT INTO users (name) VALUES ('Nguyễn Văn A')")
+    db.close()
+    return Fingerprint.of(path)
+
+
+async def test_the_hub_refuses_another_applications_database_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "app.db"
+    before = another_applications_database(path)
+    with pytest.raises(
+        LedgerError,
+        match=re.escape(f"{path} is another application's SQLite database (tables users)"),
+    ):
+        await SqliteLedger.open(url_of(path), UTC7)
+    assert Fingerprint.of(path) == before  # no DocHub table added, still not in WAL mode
+    await no_connection_left()
+
+
+async def test_reading_another_applications_database_says_it_holds_no_ledger(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "app.db"
+    before = another_applications_database(path)
+    with pytest.raises(LedgerError, match=re.escape(f"{path} holds no DocHub ledger")):
+        await SqliteLedger.open_read_only(url_of(path), UTC7)
+    assert Fingerprint.of(path) == before
+    assert before.companions == ()
+    await no_connection_left()
+
+
+@pytest.mark.parametrize("opener", OPENERS.keys())
+async def test_a_ledger_under_a_file_is_refused(tmp_path: Path, opener: str) -> None:
+    blocking = tmp_path / "not-a-folder"
+    blocking.write_text("a file\n")
+    for path in (blocking / "ledger.db", blocking / "deeper" / "ledger.db"):
+        with pytest.raises(LedgerError) as refused:
+            await OPENERS[opener](url_of(path), UTC7)
+        if opener == "open":
+            assert f"{blocking} is a file, not a folder" in str(refused.value)
+        else:
+            assert str(refused.value) == f"no ledger at {url_of(path)}"
+    assert blocking.read_text() == "a file\n"
+
+
+async def test_reading_a_missing_ledger_creates_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "missing.db"
+    with pytest.raises(LedgerError, match=re.escape(f"no ledger at {url_of(path)}")):
+        await SqliteLedger.open_read_only(url_of(path), UTC7)
+    assert not path.exists()
+
+
+async def test_reading_a_ledger_changes_nothing_in_it_or_beside_it(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    writer = await SqliteLedger.open(url_of(path), UTC7)
+    try:
+        await writer.admit([document_input(), inspected_refusal(b"oops")])
+        written = (await writer.totals(), await writer.day_counts())
+    finally:
+        await writer.close()
+    before = Fingerprint.of(path)
+    assert before.companions == ()
+
+    reader = await SqliteLedger.open_read_only(url_of(path), UTC7)
+    try:
+        assert (await reader.totals(), await reader.day_counts()) == written
+        with pytest.raises(LedgerError, match=r"readonly|read-only"):
+            await reader.admit([document_input(sender=B)])
+    finally:
+        await reader.close()
+    assert Fingerprint.of(path) == before
+
+
+async def test_reading_a_ledger_a_hub_is_writing_sees_what_it_wrote(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    writer = await SqliteLedger.open(url_of(path), UTC7)
+    try:
+        await writer.admit([document_input()])
+        reader = await SqliteLedger.open_read_only(url_of(path), UTC7)
+        try:
+            assert (await reader.totals()).accepted == 1
+            await writer.admit([document_input(sender=B)])
+            assert (await reader.totals()).accepted == 2
+        finally:
+            await reader.close()
+        assert (await writer.totals()).accepted == 2
+    finally:
+        await writer.close()
+
+
+async def test_a_ledger_locked_by_another_process_is_unavailable_then_back(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ledger.db"
+    ledger = await SqliteLedger.open(url_of(path), UTC7, busy_timeout_s=0.2)
+    verdict = document_input()
+    try:
+        async with locked(path) as release:
+            with pytest.raises(
+                LedgerError, match=f"the ledger {path} is locked by another process"
+            ):
+                await asyncio.wait_for(ledger.admit([verdict]), 10)
+            with pytest.raises(LedgerError, match="locked by another process"):
+                await asyncio.wait_for(
+                    ledger.complete(Completion(documents=[verdict.envelope.id])), 10
+                )
+            assert (await ledger.totals()).received == 0  # readers are not blocked (WAL)
+            await release()
+        assert dispositions(await ledger.admit([verdict])) == [Disposition.NEW]
+        assert (await assert_balanced(ledger)).accepted == 1
+    finally:
+        await ledger.close()
+
+
+async def test_a_write_cancelled_while_it_waits_for_a_lock_leaves_the_ledger_usable(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ledger.db"
+    ledger = await SqliteLedger.open(url_of(path), UTC7, busy_timeout_s=5)
+    verdict = document_input()
+    try:
+        async with locked(path) as release:
+            waiting = asyncio.create_task(ledger.admit([verdict]))
+            await asyncio.sleep(0.3)
+            waiting.cancel()
+            # SQLite goes on waiting for the lock in the connection's thread, and takes it once
+            # it is released: the rollback queued behind it gives it back.
+            await release()
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(waiting, 10)
+        admitted = await asyncio.wait_for(ledger.admit([verdict]), 10)
+        assert dispositions(admitted) == [Disposition.NEW]
+        assert (await assert_balanced(ledger)).accepted == 1
+    finally:
+        await ledger.close()
+
+
+async def test_a_ledger_made_unwritable_is_unavailable_until_it_is_writable_again(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ledger.db"
+    ledger = await SqliteLedger.open(url_of(path), UTC7)
+    first, second = document_input(), document_input(sender=B)
+    try:
+        await ledger.admit([first])
+        files = [path, *(Path(f"{path}{suffix}") for suffix in ("-wal", "-shm"))]
+        assert all(file.exists() for file in files)
+        with unwritable(*files):
+            for attempt in (ledger.admit([second]), ledger.totals(), ledger.day_counts()):
+                with pytest.raises(
+                    LedgerError, match=re.escape("cannot be written (read-only or immutable)")
+                ):
+                    await attempt
+        assert dispositions(await ledger.admit([first, second])) == [
+            Disposition.PENDING,
+            Disposition.NEW,
+        ]
+        assert (await assert_balanced(ledger)).accepted == 2
+    finally:
+        await ledger.close()
+
+
+async def test_the_hub_refuses_to_open_an_unwritable_ledger(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    ledger = await SqliteLedger.open(url_of(path), UTC7)
+    await ledger.close()
+    before = Fingerprint.of(path)
+    with unwritable(path):
+        with pytest.raises(
+            LedgerError, match=re.escape(f"the ledger file {path} cannot be written")
+        ):
+            await SqliteLedger.open(url_of(path), UTC7)
+        reader = await SqliteLedger.open_read_only(url_of(path), UTC7)  # reading is fine
+        await reader.close()
+    assert Fingerprint.of(path) == before
+    await no_connection_left()
