@@ -26,6 +26,7 @@ from dochub.exit_codes import ExitCode
 from dochub.logging import configure_logging
 from dochub.registration import check_key_folder, directory_to_update, write_registered_keys
 from dochub.settings_io import flag_problems, settings_from
+from dochub.signals import run_stoppable
 from hub.errors import RegistryError
 from hub.registry import load_registry
 from schemas import limits
@@ -169,7 +170,8 @@ def send(
     Exit codes: 0 sent (and, with --wait, every recipient answered), 1 not sent (the error says
     why), 2 a usage mistake (a flag missing or wrong, a document over the limits), 3 no answer
     within --wait-timeout, 4 refused: by the hub (its status 02 is printed) or by the broker,
-    5 a setting, key or directory that cannot be used, 6 RabbitMQ unreachable."""
+    5 a setting, key or directory that cannot be used, 6 RabbitMQ unreachable, 130 and 143
+    stopped by SIGINT and SIGTERM."""
     settings = _settings(agency_id, key, registry, amqp_url, namespace, log_format)
     for index, recipient in enumerate(to):
         if not is_agency_id(recipient):
@@ -201,7 +203,7 @@ def send(
             f"{limits.MAX_MESSAGE_BYTES // MIB} MiB a message may carry: attach less (--attach)"
         )
     try:
-        code = asyncio.run(_send(client, envelope, wait_timeout if wait else None))
+        code = run_stoppable(_send(client, envelope, wait_timeout if wait else None))
     except InvalidDocument as exc:
         raise CommandError(f"not sent: {exc}", ExitCode.FAILED) from exc
     raise typer.Exit(code)
@@ -326,11 +328,12 @@ def listen(
 
     Exit codes: 0 stopped after --count documents or --timeout seconds without one, 2 a usage
     mistake, 4 the broker refused this agency's user, 5 a setting, key or directory that cannot
-    be used (or no hub on the namespace), 6 RabbitMQ unreachable, 130 interrupted (Ctrl-C)."""
+    be used (or no hub on the namespace), 6 RabbitMQ unreachable, 130 and 143 stopped by SIGINT
+    and SIGTERM."""
     settings = _settings(agency_id, key, registry, amqp_url, namespace, log_format)
     codes = receipt or [StatusCode.ARRIVED, StatusCode.ACCEPTED]
     client = _client(settings, _signing_key(settings))
-    raise typer.Exit(asyncio.run(_listen(client, count, timeout, codes)))
+    raise typer.Exit(run_stoppable(_listen(client, count, timeout, codes)))
 
 
 async def _listen(
