@@ -201,8 +201,7 @@ class Router:
                 raise  # the namespace was deleted under the hub: waiting would not bring it back
             except (AMQPError, ChannelInvalidStateError, ConnectionError, TimeoutError) as exc:
                 log.warning("worker_setup_retrying", error=repr(exc), retry_in_s=delay)
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), delay)
+                await self._rest(delay)
                 delay = min(delay * 2, _SETUP_RETRY_MAX_S)
         return None
 
@@ -274,8 +273,7 @@ class Router:
                     retry_in_s=delay,
                     messages_held=held,
                 )
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+                await self._rest(delay)
                 if self._stopping.is_set():
                     log.warning("ledger_wait_stopped", operation=operation, messages_unacked=held)
                     raise _StoppedWaiting from exc
@@ -289,6 +287,11 @@ class Router:
                     attempts=attempts,
                 )
             return result
+
+    async def _rest(self, seconds: float) -> None:
+        """Wait ``seconds`` before trying again, or less if the hub stops meanwhile."""
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
     def _claim(self, admitted: list[Admitted]) -> list[Admitted]:
         """Take what this batch is to publish, unless another worker is publishing it already (it
