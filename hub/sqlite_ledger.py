@@ -184,24 +184,23 @@ class SqliteLedger:
             return
         now = _utc_now()
         async with self._transaction():
-            for chunk in _chunks([str(doc) for doc in completion.documents]):
-                await self._db.execute(
-                    f"UPDATE documents SET routed_at = ? WHERE routed_at IS NULL "  # noqa: S608 - placeholders only
-                    f"AND id IN ({_marks(chunk)})",
-                    [now, *chunk],
-                )
-            for chunk in _chunks(list(completion.receipts)):
-                await self._db.execute(
-                    f"UPDATE receipts SET relayed_at = ? WHERE relayed_at IS NULL "  # noqa: S608 - placeholders only
-                    f"AND id IN ({_marks(chunk)})",
-                    [now, *chunk],
-                )
-            for chunk in _chunks(list(completion.refusals)):
-                await self._db.execute(
-                    f"UPDATE refusals SET dead_lettered_at = ? WHERE dead_lettered_at IS NULL "  # noqa: S608 - placeholders only
-                    f"AND input_key IN ({_marks(chunk)})",
-                    [now, *chunk],
-                )
+            for update, values in (
+                (
+                    "UPDATE documents SET routed_at = ? WHERE routed_at IS NULL AND id IN",
+                    [str(document) for document in completion.documents],
+                ),
+                (
+                    "UPDATE receipts SET relayed_at = ? WHERE relayed_at IS NULL AND id IN",
+                    completion.receipts,
+                ),
+                (
+                    "UPDATE refusals SET dead_lettered_at = ? WHERE dead_lettered_at IS NULL "
+                    "AND input_key IN",
+                    completion.refusals,
+                ),
+            ):
+                for chunk in _chunks(sorted(values)):
+                    await self._db.execute(f"{update} ({_marks(chunk)})", [now, *chunk])
 
     async def totals(self) -> Totals:
         async with self._snapshot():
@@ -422,7 +421,7 @@ class SqliteLedger:
         verdict: ReceiptInput,
         known: dict[str, _KnownDocument],
         known_receipts: dict[str, _KnownReceipt],
-        steps: dict[StepKey, Disposition],
+        steps: set[StepKey],
         step_rows: list[tuple[Any, ...]],
         receipt_rows: list[tuple[Any, ...]],
         refuse: Callable[[Refusal], Admitted],
@@ -477,78 +476,59 @@ class SqliteLedger:
                     now,
                 )
             )
-            steps[step] = Disposition.DONE
+            steps.add(step)
         return Admitted(verdict, Disposition.NEW, existing.sender)
 
+    async def _select_in(self, select: str, values: Iterable[str]) -> list[Any]:
+        """The rows of ``select``, a query ending in ``IN``, for all ``values``: in chunks, under
+        SQLite's limit of bound parameters."""
+        rows: list[Any] = []
+        for chunk in _chunks(sorted(values)):
+            rows += await self._db.execute_fetchall(f"{select} ({_marks(chunk)})", chunk)
+        return rows
+
     async def _known_receipts(self, ids: set[str]) -> dict[str, "_KnownReceipt"]:
-        known: dict[str, _KnownReceipt] = {}
-        for chunk in _chunks(sorted(ids)):
-            rows = await self._db.execute_fetchall(
-                f"SELECT r.id, r.content_hash, d.sender, r.relayed_at FROM receipts r "  # noqa: S608 - placeholders only
-                f"JOIN documents d ON d.id = r.document_id WHERE r.id IN ({_marks(chunk)})",
-                chunk,
-            )
-            for receipt_id, digest, sender, relayed_at in rows:
-                known[receipt_id] = _KnownReceipt(
-                    digest,
-                    sender,
-                    Disposition.DONE if relayed_at is not None else Disposition.PENDING,
-                )
-        return known
+        rows = await self._select_in(
+            "SELECT r.id, r.content_hash, d.sender, r.relayed_at FROM receipts r "
+            "JOIN documents d ON d.id = r.document_id WHERE r.id IN",
+            ids,
+        )
+        return {
+            receipt_id: _KnownReceipt(digest, sender, _disposition(relayed_at))
+            for receipt_id, digest, sender, relayed_at in rows
+        }
 
     async def _known_documents(self, ids: set[str]) -> dict[str, _KnownDocument]:
-        known: dict[str, _KnownDocument] = {}
-        for chunk in _chunks(sorted(ids)):
-            rows = await self._db.execute_fetchall(
-                f"SELECT id, sender, content_hash, routed_at FROM documents "  # noqa: S608 - placeholders only
-                f"WHERE id IN ({_marks(chunk)})",
-                chunk,
-            )
-            for document_id, sender, digest, routed_at in rows:
-                known[document_id] = _KnownDocument(
-                    sender, digest, routed_at is not None, set(), False
-                )
-        return known
+        rows = await self._select_in(
+            "SELECT id, sender, content_hash, routed_at FROM documents WHERE id IN", ids
+        )
+        return {
+            document_id: _KnownDocument(sender, digest, routed_at is not None, set(), False)
+            for document_id, sender, digest, routed_at in rows
+        }
 
     async def _load_recipients(
         self, known: dict[str, _KnownDocument], document_ids: set[str]
     ) -> None:
-        for chunk in _chunks(sorted(document_ids & known.keys())):
-            rows = await self._db.execute_fetchall(
-                f"SELECT document_id, recipient FROM deliveries "  # noqa: S608 - placeholders only
-                f"WHERE document_id IN ({_marks(chunk)})",
-                chunk,
-            )
-            for document_id, recipient in rows:
-                known[document_id].recipients.add(recipient)
+        rows = await self._select_in(
+            "SELECT document_id, recipient FROM deliveries WHERE document_id IN",
+            document_ids & known.keys(),
+        )
+        for document_id, recipient in rows:
+            known[document_id].recipients.add(recipient)
 
-    async def _known_steps(self, document_ids: set[str]) -> dict[StepKey, Disposition]:
-        steps: dict[StepKey, Disposition] = {}
-        for chunk in _chunks(sorted(document_ids)):
-            rows = await self._db.execute_fetchall(
-                f"SELECT document_id, responder, code, relayed_at FROM status_steps "  # noqa: S608 - placeholders only
-                f"WHERE document_id IN ({_marks(chunk)})",
-                chunk,
-            )
-            for document_id, responder, code, relayed_at in rows:
-                steps[(document_id, responder, code)] = (
-                    Disposition.DONE if relayed_at is not None else Disposition.PENDING
-                )
-        return steps
+    async def _known_steps(self, document_ids: set[str]) -> set[StepKey]:
+        rows = await self._select_in(
+            "SELECT document_id, responder, code FROM status_steps WHERE document_id IN",
+            document_ids,
+        )
+        return {(document_id, responder, code) for document_id, responder, code in rows}
 
     async def _known_refusals(self, keys: set[str]) -> dict[str, Disposition]:
-        refused: dict[str, Disposition] = {}
-        for chunk in _chunks(sorted(keys)):
-            rows = await self._db.execute_fetchall(
-                f"SELECT input_key, dead_lettered_at FROM refusals "  # noqa: S608 - placeholders only
-                f"WHERE input_key IN ({_marks(chunk)})",
-                chunk,
-            )
-            for key, dead_lettered_at in rows:
-                refused[key] = (
-                    Disposition.DONE if dead_lettered_at is not None else Disposition.PENDING
-                )
-        return refused
+        rows = await self._select_in(
+            "SELECT input_key, dead_lettered_at FROM refusals WHERE input_key IN", keys
+        )
+        return {key: _disposition(dead_lettered_at) for key, dead_lettered_at in rows}
 
     async def _one(self, sql: str) -> tuple[int, ...]:
         rows = list(await self._db.execute_fetchall(sql))
@@ -591,6 +571,11 @@ def _utc_now() -> str:
 
 def _marks(values: Sequence[object]) -> str:
     return ", ".join("?" * len(values))
+
+
+def _disposition(completed_at: str | None) -> Disposition:
+    """A record completed (routed, relayed, dead-lettered) is done; one never completed, pending."""
+    return Disposition.DONE if completed_at is not None else Disposition.PENDING
 
 
 def _chunks(values: list[str]) -> Iterable[list[str]]:
