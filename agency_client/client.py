@@ -54,7 +54,7 @@ from agency_client.errors import (
 )
 from agency_client.incoming import Delivery, Payload, StatusUpdate
 from agency_client.subscription import Subscription
-from agency_client.verification import verify_incoming
+from agency_client.verification import Verified, verify_incoming
 from schemas import limits
 from schemas.contract import describe_validation_error
 from schemas.directory import AgencyDirectory
@@ -69,8 +69,7 @@ from schemas.naming import (
     Names,
 )
 from schemas.receipt import Staff, StatusCode, StatusReceipt
-from schemas.signing import Authenticated, Signed, sign_document, sign_receipt
-from schemas.stamp import Stamp
+from schemas.signing import Signed, sign_document, sign_receipt
 from schemas.urls import DEFAULT_CONNECT_TIMEOUT_S, InvalidBrokerUrl, parse_amqp_url
 
 Item = TypeVar("Item")
@@ -296,7 +295,7 @@ class AgencyClient:
             opened = await self._open(message, Envelope, seen)
             if opened is None:
                 return None
-            return Delivery(opened[0], opened[1], message, seen.add)
+            return Delivery(opened.signed, opened.stamp, message, seen.add)
 
         return self._subscribe(self.names.inbox_queue(self.agency_id), open_message)
 
@@ -309,7 +308,7 @@ class AgencyClient:
             opened = await self._open(message, StatusReceipt, seen)
             if opened is None:
                 return None
-            return StatusUpdate(opened[0], opened[1], message, seen.add)
+            return StatusUpdate(opened.signed, opened.stamp, message, seen.add)
 
         return self._subscribe(self.names.status_queue(self.agency_id), open_message)
 
@@ -333,7 +332,7 @@ class AgencyClient:
 
     async def _open(
         self, message: AbstractIncomingMessage, model: type[Payload], seen: SeenStore
-    ) -> tuple[Authenticated[Payload], Stamp] | None:
+    ) -> Verified[Payload] | None:
         """The verified payload of a message not handled before; anything else is settled here."""
         verified = verify_incoming(
             message.body, dict(message.headers), model, self.directory, self.agency_id
@@ -350,7 +349,7 @@ class AgencyClient:
             with suppress(*BROKER_ERRORS):
                 await message.ack()
             return None
-        return verified.signed, verified.stamp
+        return verified
 
     async def _discard(self, message: AbstractIncomingMessage, event: str, detail: str) -> None:
         """Reject what cannot be trusted: it goes to the dead-letter queue, not to the agency."""

@@ -12,7 +12,6 @@ worker holds its batch unacked and retries, logging ``ledger_unavailable`` at ea
 """
 
 import asyncio
-import hashlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -314,7 +313,8 @@ class Router:
         if isinstance(verdict, DocumentInput):
             envelope = verdict.envelope
             recipients = envelope.recipient_ids
-            headers = self._stamped("document", envelope.id, verdict.body, recipients)
+            # The body goes out as it came in: its sha256 is the input key inspection computed.
+            headers = self._stamped("document", envelope.id, verdict.input_key, recipients)
             if len(recipients) > 1:
                 headers["CC"] = [*recipients[1:]]
             return [
@@ -328,23 +328,31 @@ class Router:
         if isinstance(verdict, ReceiptInput):
             assert item.relay_to is not None  # the ledger names the sender of every relayed receipt
             return [
-                self._status_publish(exchanges, verdict.receipt.id, verdict.body, item.relay_to)
+                self._status_publish(
+                    exchanges, verdict.receipt.id, verdict.body, verdict.input_key, item.relay_to
+                )
             ]
         return self._refusal_publishes(exchanges, verdict, received.message)
 
     def _stamped(
-        self, kind: Literal["document", "status"], id: uuid.UUID, body: bytes, to: list[str]
+        self, kind: Literal["document", "status"], id: uuid.UUID, sha256: str, to: list[str]
     ) -> dict[str, Any]:
-        """The headers carrying the hub's signed stamp for ``body``."""
-        stamp = Stamp.now(kind, id, hashlib.sha256(body).hexdigest(), to, self._options.node)
+        """The headers carrying the hub's signed stamp for the body whose hex digest is
+        ``sha256``."""
+        stamp = Stamp.now(kind, id, sha256, to, self._options.node)
         return {
             STAMP_HEADER: sign_compact(stamp.model_dump_json().encode(), self._hub_key, STAMP_TYP)
         }
 
     def _status_publish(
-        self, exchanges: _Exchanges, receipt_id: uuid.UUID, body: bytes, agency_id: str
+        self,
+        exchanges: _Exchanges,
+        receipt_id: uuid.UUID,
+        body: bytes,
+        sha256: str,
+        agency_id: str,
     ) -> Awaitable[object]:
-        headers = self._stamped("status", receipt_id, body, [agency_id])
+        headers = self._stamped("status", receipt_id, sha256, [agency_id])
         return exchanges.status.publish(
             _message(body, str(receipt_id), STATUS_MESSAGE_TYPE, headers),
             agency_id,
@@ -386,8 +394,12 @@ class Router:
                 refused=RefusedInput(sha256=refusal.input_key, kind=_refused_kind(refusal.kind)),
                 description=refusal.detail[:_MAX_HEADER_TEXT],
             )
-            body = sign_receipt(receipt, self._hub_key).body
-            publishes.append(self._status_publish(exchanges, receipt.id, body, refusal.notify))
+            signed = sign_receipt(receipt, self._hub_key)
+            publishes.append(
+                self._status_publish(
+                    exchanges, receipt.id, signed.body, signed.sha256, refusal.notify
+                )
+            )
         return publishes
 
     async def _on_publish_failure(
