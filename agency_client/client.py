@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
 from agency_client import logs
+from agency_client.acks import Acks
 from agency_client.connection import ConnectFailed, open_connection, reply_text
 from agency_client.dedupe import DurableSeenIds, SeenIds, SeenStore
 from agency_client.errors import (
@@ -291,11 +292,11 @@ class AgencyClient:
         Iterate it with ``async for``; close it with ``async with`` or ``aclose()``."""
         seen = self._seen_documents
 
-        async def open_message(message: AbstractIncomingMessage) -> Delivery | None:
+        async def open_message(message: AbstractIncomingMessage, acks: Acks) -> Delivery | None:
             opened = await self._open(message, Envelope, seen)
             if opened is None:
                 return None
-            return Delivery(opened.signed, opened.stamp, message, seen.add)
+            return Delivery(opened.signed, opened.stamp, message, seen.add, acks)
 
         return self._subscribe(self.names.inbox_queue(self.agency_id), open_message)
 
@@ -304,18 +305,18 @@ class AgencyClient:
         sent, each signed (by the responder, or by the hub) and stamped by the hub."""
         seen = self._seen_receipts
 
-        async def open_message(message: AbstractIncomingMessage) -> StatusUpdate | None:
+        async def open_message(message: AbstractIncomingMessage, acks: Acks) -> StatusUpdate | None:
             opened = await self._open(message, StatusReceipt, seen)
             if opened is None:
                 return None
-            return StatusUpdate(opened.signed, opened.stamp, message, seen.add)
+            return StatusUpdate(opened.signed, opened.stamp, message, seen.add, acks)
 
         return self._subscribe(self.names.status_queue(self.agency_id), open_message)
 
     def _subscribe(
         self,
         queue_name: str,
-        open_message: Callable[[AbstractIncomingMessage], Awaitable[Item | None]],
+        open_message: Callable[[AbstractIncomingMessage, Acks], Awaitable[Item | None]],
     ) -> Subscription[Item]:
         async def open_channel() -> tuple[AbstractChannel, AbstractQueue]:
             connection = self._connected()

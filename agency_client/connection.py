@@ -26,10 +26,8 @@ from aiormq.exceptions import (
 )
 from yarl import URL
 
+from agency_client.errors import CLOSE_TIMEOUT_S
 from schemas.urls import BrokerAddress
-
-CLOSE_TIMEOUT_S = 5.0
-"""How long closing waits for the broker, which may be away."""
 
 _GRACE_S = 2.0
 """Beyond the connect timeout, in case a step of the handshake is not covered by aio-pika's."""

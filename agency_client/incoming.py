@@ -6,6 +6,7 @@ from typing import Generic, TypeVar
 from aio_pika.abc import AbstractIncomingMessage
 
 from agency_client import logs
+from agency_client.acks import Acks
 from agency_client.errors import BROKER_ERRORS
 from schemas.envelope import Envelope
 from schemas.receipt import StatusReceipt
@@ -22,6 +23,7 @@ class Incoming(Generic[Payload]):
         stamp: Stamp,
         message: AbstractIncomingMessage,
         on_handled: Callable[[str], None],
+        acks: Acks,
     ) -> None:
         self.signed: Authenticated[Payload] = signed
         """The payload with the exact bytes it came in, and who signed it."""
@@ -29,6 +31,7 @@ class Incoming(Generic[Payload]):
         """The hub's routing stamp: when and by which hub it was routed."""
         self._message = message
         self._on_handled = on_handled
+        self._acks = acks
 
     @property
     def payload(self) -> Payload:
@@ -47,18 +50,21 @@ class Incoming(Generic[Payload]):
         return bool(self._message.redelivered)
 
     async def ack(self) -> None:
-        """Handled: the broker forgets it, and a redelivered copy is dropped."""
+        """Handled: its id is recorded, so a redelivered copy is dropped, and the broker is told
+        with the subscription's next coalesced ack (within ``acks.ACK_DELAY_S``)."""
         self._on_handled(str(self.payload.id))
-        await _settle(self._message.ack(), str(self.payload.id))
+        await self._acks.handled(self._message)
 
     async def reject(self) -> None:
         """Refuse it: it goes to the hub's dead-letter queue and is not redelivered."""
         self._on_handled(str(self.payload.id))
+        self._acks.settled(self._message)
         await _settle(self._message.reject(requeue=False), str(self.payload.id))
 
     async def release(self) -> None:
         """Not handled this time: the broker delivers it again (to the dead-letter queue once
         the hub's delivery limit is reached)."""
+        self._acks.settled(self._message)
         await _settle(self._message.nack(requeue=True), str(self.payload.id))
 
 

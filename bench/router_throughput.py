@@ -1,14 +1,17 @@
 """Router throughput: the hub against a plain aio-pika relay, measured in the same run.
 
-Both relays sit between the same producer and consumer, on the same broker, with quorum queues:
+Both relays sit between a producer and a consumer of the same shape (aio-pika, publishes confirmed
+in windows of 512, a consumer that only counts and acks), on the same broker, with quorum queues
+and persistent messages, in this one process and on one event loop implementation:
 
-- **plain**: consume a queue, publish each message on with a publisher confirm, then ack it;
+- **plain**: ``runs.ceiling``'s relay: consume a queue, publish each message on with a publisher
+  confirm, then ack it (messages of the signed documents' size);
 - **hub**: the DocHub router, which also parses, checks the signature, writes the ledger and
   stamps its hop before it publishes and acks.
 
-Documents are signed before the clock starts, so the producer's cost is the same for both; the
-consumer only counts and acks. Rounds alternate plain and hub so that the noise of a shared machine
-falls on both. Run it with ``python bench/router_throughput.py --documents 5000 --rounds 3``.
+Documents are signed before the clock starts. Rounds alternate plain and hub so that the noise of
+a shared machine falls on both; each round also reports this process's CPU and the broker's per
+document. Run it with ``python bench/router_throughput.py --documents 5000 --rounds 3``.
 """
 
 import argparse
@@ -19,17 +22,21 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 
 import aio_pika
+import psutil
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
-from aiormq.abc import FieldTable
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dochub.logging import configure_logging
+from hub.event_loop import install_uvloop
 from hub.registry import Registry
 from hub.service import Hub
 from hub.settings import DEFAULT_AMQP_URL, HubSettings
+from runs.ceiling import measure_ceiling
 from schemas import (
     AgencyDirectory,
     AgencyEntry,
@@ -45,13 +52,63 @@ from schemas.directory import HubEntry
 from schemas.keys import public_key_to_text
 from schemas.naming import DOCUMENT_MESSAGE_TYPE, DOCUMENT_ROUTING_KEY
 from schemas.signing import sign_document
-from schemas.urls import broker_user
+from schemas.urls import DEFAULT_CONNECT_TIMEOUT_S, broker_user
 
 SENDER = Organ(id="000.00.00.G12", name="Bộ Nội vụ")
 RECIPIENT = Organ(id="000.00.00.H29", name="Ủy ban nhân dân thành phố Hà Nội")
 WINDOW = 512
 HUB_KEY = Ed25519PrivateKey.generate()
 CONSUME_TIMEOUT_S = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    docs_per_s: float
+    cpu_ms: float
+    """This process's CPU per document: producer, consumer and the relay under test."""
+    broker_ms: float
+    """The broker's CPU per document."""
+
+
+def _broker() -> psutil.Process | None:
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] == "beam.smp":
+            return process
+    return None
+
+
+class Usage:
+    """CPU seconds used, by this process and by the broker (RabbitMQ's ``beam.smp`` on this
+    machine), over a ``with`` block."""
+
+    def __init__(self) -> None:
+        self._broker = _broker()
+        self.cpu_s = self.broker_s = 0.0
+
+    def _broker_s(self) -> float:
+        if self._broker is None:
+            return 0.0
+        times = self._broker.cpu_times()
+        return float(times.user + times.system)
+
+    def __enter__(self) -> "Usage":
+        self._began = (time.process_time(), self._broker_s())
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.cpu_s = time.process_time() - self._began[0]
+        self.broker_s = self._broker_s() - self._began[1]
+
+    def cpu_ms_per(self, documents: int) -> float:
+        return self.cpu_s * 1000 / documents
+
+    def broker_ms_per(self, documents: int) -> float:
+        return self.broker_s * 1000 / documents
 
 
 def signed_bodies(count: int, key: Ed25519PrivateKey) -> list[tuple[str, bytes]]:
@@ -151,46 +208,29 @@ async def timed(
     return len(bodies) / elapsed
 
 
-async def plain_round(amqp_url: str, bodies: list[tuple[str, bytes]]) -> float:
-    name = f"bench-plain-{uuid.uuid4().hex[:8]}"
-    arguments: FieldTable = {"x-queue-type": "quorum"}
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        setup = await connection.channel()
-        source = await setup.declare_queue(f"{name}.in", durable=True, arguments=arguments)
-        await setup.declare_queue(f"{name}.out", durable=True, arguments=arguments)
-        relay = await connection.channel(publisher_confirms=True)
-        await relay.set_qos(prefetch_count=256)
+async def plain_round(amqp_url: str, size: int, documents: int) -> Round:
+    """The plain relay of ``runs.ceiling``, on messages of ``size`` bytes."""
+    namespace = f"bench-plain-{uuid.uuid4().hex[:8]}"
+    with Usage() as usage:
+        result = await measure_ceiling(
+            amqp_url, size, documents, DEFAULT_CONNECT_TIMEOUT_S, namespace=namespace
+        )
+    return Round(result.msgs_per_s, usage.cpu_ms_per(documents), usage.broker_ms_per(documents))
 
-        async def forward(message: AbstractIncomingMessage) -> None:
-            await relay.default_exchange.publish(
-                aio_pika.Message(
-                    message.body,
-                    content_type=message.content_type,
-                    message_id=message.message_id,
-                    type=message.type,
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                ),
-                f"{name}.out",
-                mandatory=True,
-            )
-            await message.ack()
 
-        relay_queue = await relay.get_queue(source.name, ensure=False)
-        tags: list[str] = []
-
-        async def start(_: AbstractChannel) -> None:
-            tags.append(await relay_queue.consume(forward))
-
-        try:
-            return await timed(
-                connection, start, bodies, "", f"{name}.in", f"{name}.out", broker_user(amqp_url)
-            )
-        finally:
-            for tag in tags:
-                await relay_queue.cancel(tag)
-            await setup.queue_delete(f"{name}.in")
-            await setup.queue_delete(f"{name}.out")
+def hub_settings(amqp_url: str, folder: Path, workers: int) -> HubSettings:
+    namespace = f"bench-hub-{uuid.uuid4().hex[:8]}"
+    return HubSettings(
+        amqp_url=amqp_url,
+        namespace=namespace,
+        ledger_url=f"sqlite:///{folder / namespace}.db",
+        throughput_interval_s=3600,
+        log_level="warning",
+        workers=workers,
+        trusted_users=(broker_user(amqp_url),),
+        http_port=0,
+        _env_file=None,
+    )
 
 
 async def hub_round(
@@ -199,20 +239,11 @@ async def hub_round(
     directory: AgencyDirectory,
     folder: Path,
     workers: int,
-) -> float:
-    namespace = f"bench-hub-{uuid.uuid4().hex[:8]}"
-    settings = HubSettings(
-        amqp_url=amqp_url,
-        namespace=namespace,
-        ledger_url=f"sqlite:///{folder / namespace}.db",
-        throughput_interval_s=3600,
-        log_level="warning",
-        workers=workers,
-        trusted_users=(broker_user(amqp_url),),
-        _env_file=None,
-    )
+) -> Round:
     registry = Registry(directory)
-    hub = Hub(settings, registry, HUB_KEY, connection_name="bench hub")
+    hub = Hub(
+        hub_settings(amqp_url, folder, workers), registry, HUB_KEY, connection_name="bench hub"
+    )
     connection = await aio_pika.connect(amqp_url)
     async with connection:
 
@@ -220,21 +251,82 @@ async def hub_round(
             await hub.start()
 
         try:
-            return await timed(
-                connection,
-                start,
-                bodies,
-                hub.names.ingress_exchange,
-                DOCUMENT_ROUTING_KEY,
-                hub.names.inbox_queue(RECIPIENT.id),
-                broker_user(amqp_url),
-            )
+            with Usage() as usage:
+                rate = await timed(
+                    connection,
+                    start,
+                    bodies,
+                    hub.names.ingress_exchange,
+                    DOCUMENT_ROUTING_KEY,
+                    hub.names.inbox_queue(RECIPIENT.id),
+                    broker_user(amqp_url),
+                )
+            count = len(bodies)
+            return Round(rate, usage.cpu_ms_per(count), usage.broker_ms_per(count))
         finally:
             await hub.stop()
             await hub.topology.delete(await connection.channel(), registry.agency_ids)
 
 
-def directory_for(key: Ed25519PrivateKey) -> AgencyDirectory:
+async def hub_alone_round(
+    amqp_url: str,
+    bodies: list[tuple[str, bytes]],
+    directory: AgencyDirectory,
+    folder: Path,
+    workers: int,
+) -> Round:
+    registry = Registry(directory)
+    settings = hub_settings(amqp_url, folder, workers)
+    hub = Hub(settings, registry, HUB_KEY, connection_name="bench hub")
+    try:
+        return await hub_drain(hub, bodies)
+    finally:
+        await hub.stop()
+        connection = await aio_pika.connect(amqp_url)
+        async with connection:
+            await hub.topology.delete(await connection.channel(), registry.agency_ids)
+
+
+async def hub_drain(hub: Hub, bodies: list[tuple[str, bytes]]) -> Round:
+    """The hub alone: the documents wait in its ingress queue before it starts, and the clock
+    runs from its start until its recipient's inbox holds them all (polled, not consumed), so
+    that the CPU of this process is the hub's. The hub is left running, its namespace declared."""
+    amqp_url = hub.settings.amqp_url
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        setup = await connection.channel()
+        await hub.topology.declare(setup, hub.registry.agency_ids)
+        producer = await connection.channel(publisher_confirms=True)
+        await produce(
+            producer,
+            hub.names.ingress_exchange,
+            DOCUMENT_ROUTING_KEY,
+            bodies,
+            broker_user(amqp_url),
+        )
+        await producer.close()
+        with Usage() as usage:
+            began = time.perf_counter()
+            await hub.start()
+            async with asyncio.timeout(CONSUME_TIMEOUT_S):
+                await _filled(setup, hub.names.inbox_queue(RECIPIENT.id), len(bodies))
+            elapsed = time.perf_counter() - began
+    count = len(bodies)
+    return Round(count / elapsed, usage.cpu_ms_per(count), usage.broker_ms_per(count))
+
+
+async def _filled(channel: AbstractChannel, queue: str, count: int) -> None:
+    """Return once ``queue`` holds ``count`` messages (polled: the broker tells nobody)."""
+    while True:
+        declared = await channel.declare_queue(queue, passive=True)
+        if (declared.declaration_result.message_count or 0) >= count:
+            return
+        await asyncio.sleep(0.02)
+
+
+def directory_for(
+    key: Ed25519PrivateKey, recipient_key: Ed25519PrivateKey | None = None
+) -> AgencyDirectory:
     return AgencyDirectory(
         hub=HubEntry(public_key=public_key_to_text(HUB_KEY.public_key())),
         agencies=[
@@ -243,7 +335,7 @@ def directory_for(key: Ed25519PrivateKey) -> AgencyDirectory:
                 RECIPIENT.id,
                 RECIPIENT.name,
                 AgencyKind.PROVINCE,
-                Ed25519PrivateKey.generate().public_key(),
+                (recipient_key or Ed25519PrivateKey.generate()).public_key(),
             ),
         ],
     )
@@ -253,25 +345,52 @@ async def main(documents: int, rounds: int, amqp_url: str, workers: int) -> None
     configure_logging("console", "warning")
     key = Ed25519PrivateKey.generate()
     directory = directory_for(key)
-    plain: list[float] = []
-    routed: list[float] = []
+    size = len(signed_bodies(1, key)[0][1])
+    plain: list[Round] = []
+    routed: list[Round] = []
+    alone: list[Round] = []
     with tempfile.TemporaryDirectory() as folder:
         for number in range(1, rounds + 1):
-            plain.append(await plain_round(amqp_url, signed_bodies(documents, key)))
+            plain.append(await plain_round(amqp_url, size, documents))
             routed.append(
                 await hub_round(
                     amqp_url, signed_bodies(documents, key), directory, Path(folder), workers
                 )
             )
+            alone.append(
+                await hub_alone_round(
+                    amqp_url, signed_bodies(documents, key), directory, Path(folder), workers
+                )
+            )
             print(
-                f"round {number}: plain aio-pika relay {plain[-1]:,.0f} docs/s, "
-                f"DocHub router {routed[-1]:,.0f} docs/s ({routed[-1] / plain[-1]:.2f}×)",
+                f"round {number}: plain relay {_shown(plain[-1])}, DocHub router "
+                f"{_shown(routed[-1])}, {routed[-1].docs_per_s / plain[-1].docs_per_s:.2f}×; "
+                f"the hub alone, draining its ingress queue: {_shown(alone[-1])}",
                 flush=True,
             )
-    best_plain, best_hub = statistics.median(plain), statistics.median(routed)
+    ratios = [hub.docs_per_s / relay.docs_per_s for relay, hub in zip(plain, routed, strict=True)]
     print(
-        f"median of {rounds} rounds of {documents:,} documents: plain {best_plain:,.0f} docs/s, "
-        f"hub {best_hub:,.0f} docs/s, hub/plain = {best_hub / best_plain:.2f}"
+        f"median of {rounds} rounds of {documents:,} documents of {size} bytes "
+        f"({asyncio.get_running_loop().__class__.__module__} loop, {workers} worker(s)): "
+        f"plain relay {_shown(_median(plain))}; DocHub router {_shown(_median(routed))}; "
+        f"hub/plain {statistics.median(ratios):.2f}× (per round: "
+        f"{', '.join(f'{ratio:.2f}' for ratio in ratios)}); "
+        f"the hub alone, draining its ingress queue: {_shown(_median(alone))}"
+    )
+
+
+def _median(rounds: list[Round]) -> Round:
+    return Round(
+        statistics.median(r.docs_per_s for r in rounds),
+        statistics.median(r.cpu_ms for r in rounds),
+        statistics.median(r.broker_ms for r in rounds),
+    )
+
+
+def _shown(figures: Round) -> str:
+    return (
+        f"{figures.docs_per_s:,.0f} docs/s (CPU per document: {figures.cpu_ms:.2f} ms here, "
+        f"{figures.broker_ms:.2f} ms broker)"
     )
 
 
@@ -286,5 +405,13 @@ if __name__ == "__main__":
         default=HubSettings.model_fields["workers"].default,
         help="hub workers",
     )
+    parser.add_argument(
+        "--loop",
+        choices=("uvloop", "asyncio"),
+        default="uvloop",
+        help="the event loop of both relays (uvloop: as the hub runs)",
+    )
     arguments = parser.parse_args()
+    if arguments.loop == "uvloop":
+        install_uvloop()
     asyncio.run(main(arguments.documents, arguments.rounds, arguments.amqp_url, arguments.workers))

@@ -25,7 +25,7 @@ from dochub.errors import CommandError, UsageError
 from dochub.exit_codes import ExitCode
 from dochub.logging import configure_logging
 from dochub.registration import check_key_folder, directory_to_update, write_registered_keys
-from dochub.settings_io import flag_problems, settings_from
+from dochub.settings_io import flag_problems, settings_options
 from dochub.signals import run_stoppable
 from hub.errors import RegistryError
 from hub.registry import load_registry
@@ -49,20 +49,6 @@ app = typer.Typer(help="Act as one agency: keys, send, listen.", no_args_is_help
 out = Console()
 AGENCY_ID_FORM = "expected DDD.CC.BB.LNN, e.g. 000.00.00.G12"
 MIB = 1024 * 1024
-
-AmqpUrl = Annotated[str | None, typer.Option(help="Broker URL [env DOCHUB_AMQP_URL]")]
-Namespace = Annotated[str | None, typer.Option(help="Hub namespace [env DOCHUB_NAMESPACE]")]
-AgencyIdOption = Annotated[
-    str | None, typer.Option("--agency-id", help="This agency's id [env DOCHUB_AGENCY_ID]")
-]
-KeyOption = Annotated[
-    Path | None,
-    typer.Option("--key", help="This agency's private key, PEM [env DOCHUB_AGENCY_KEY]"),
-]
-RegistryOption = Annotated[
-    Path | None, typer.Option(help="Agency directory, TOML [env DOCHUB_REGISTRY]")
-]
-LogFormatOption = Annotated[str | None, typer.Option(help="auto, json or console")]
 
 
 @app.command("keygen")
@@ -137,6 +123,7 @@ def _with_agency(
 
 
 @app.command("send")
+@settings_options(AgencySettings)
 def send(
     to: Annotated[list[str], typer.Option("--to", help="A recipient's id; repeat for several")],
     subject: Annotated[str, typer.Option(help="Subject (trích yếu)")],
@@ -158,12 +145,8 @@ def send(
         ),
     ] = True,
     wait_timeout: Annotated[float, typer.Option(min=0, help="Seconds to wait for receipts")] = 30.0,
-    agency_id: AgencyIdOption = None,
-    key: KeyOption = None,
-    registry: RegistryOption = None,
-    amqp_url: AmqpUrl = None,
-    namespace: Namespace = None,
-    log_format: LogFormatOption = None,
+    *,
+    settings: AgencySettings,
 ) -> None:
     """Sign and send one document; then print each status receipt as it comes back.
 
@@ -172,7 +155,7 @@ def send(
     within --wait-timeout, 4 refused: by the hub (its status 02 is printed) or by the broker,
     5 a setting, key or directory that cannot be used, 6 RabbitMQ unreachable, 130 and 143
     stopped by SIGINT and SIGTERM."""
-    settings = _settings(agency_id, key, registry, amqp_url, namespace, log_format)
+    configure_logging(settings.log_format, settings.log_level)
     for index, recipient in enumerate(to):
         if not is_agency_id(recipient):
             raise UsageError(f"--to {recipient} is not an agency id: {AGENCY_ID_FORM}")
@@ -308,6 +291,7 @@ async def _send(client: AgencyClient, envelope: Envelope, wait_s: float | None) 
 
 
 @app.command("listen")
+@settings_options(AgencySettings)
 def listen(
     count: Annotated[int | None, typer.Option(help="Stop after this many documents")] = None,
     timeout: Annotated[
@@ -317,12 +301,8 @@ def listen(
         list[StatusCode] | None,
         typer.Option(help="Receipts to send back for each document, in order [default: 01 03]"),
     ] = None,
-    agency_id: AgencyIdOption = None,
-    key: KeyOption = None,
-    registry: RegistryOption = None,
-    amqp_url: AmqpUrl = None,
-    namespace: Namespace = None,
-    log_format: LogFormatOption = None,
+    *,
+    settings: AgencySettings,
 ) -> None:
     """Print each verified document as it arrives, answer with receipts, and ack it.
 
@@ -330,7 +310,7 @@ def listen(
     mistake, 4 the broker refused this agency's user, 5 a setting, key or directory that cannot
     be used (or no hub on the namespace), 6 RabbitMQ unreachable, 130 and 143 stopped by SIGINT
     and SIGTERM."""
-    settings = _settings(agency_id, key, registry, amqp_url, namespace, log_format)
+    configure_logging(settings.log_format, settings.log_level)
     codes = receipt or [StatusCode.ARRIVED, StatusCode.ACCEPTED]
     client = _client(settings, _signing_key(settings))
     raise typer.Exit(run_stoppable(_listen(client, count, timeout, codes)))
@@ -367,27 +347,6 @@ async def _listen(
             await delivery.ack()
             received += 1
     return 0
-
-
-def _settings(
-    agency_id: str | None,
-    key: Path | None,
-    registry: Path | None,
-    amqp_url: str | None,
-    namespace: str | None,
-    log_format: str | None,
-) -> AgencySettings:
-    settings = settings_from(
-        AgencySettings,
-        agency_id=agency_id,
-        agency_key=key,
-        registry=registry,
-        amqp_url=amqp_url,
-        namespace=namespace,
-        log_format=log_format,
-    )
-    configure_logging(settings.log_format, settings.log_level)
-    return settings
 
 
 def _signing_key(settings: AgencySettings) -> Ed25519PrivateKey:

@@ -13,11 +13,16 @@ from typer.core import TyperGroup
 
 from dochub import __version__
 from dochub.agency_commands import app as agency_app
+from dochub.dlq_commands import app as dlq_app
 from dochub.errors import DEBUG_KEY, report
 from dochub.hub_commands import app as hub_app
+from dochub.loadtest_commands import loadtest
 from dochub.namespace_commands import app as namespace_app
 from dochub.provision_commands import provision
 from dochub.replay_commands import simulate, stats
+from dochub.top_commands import top
+from dochub.trace_commands import documents, trace
+from hub.event_loop import install_uvloop
 
 
 class Commands(TyperGroup):
@@ -69,8 +74,13 @@ app.add_typer(hub_app, name="hub")
 app.add_typer(agency_app, name="agency")
 app.command("simulate")(simulate)
 app.command("stats")(stats)
+app.command("loadtest")(loadtest)
 app.command("provision")(provision)
 app.add_typer(namespace_app, name="namespace")
+app.command("top")(top)
+app.command("trace")(trace)
+app.command("documents")(documents)
+app.add_typer(dlq_app, name="dlq")
 
 
 def _print_version(value: bool) -> None:
@@ -102,4 +112,5 @@ def root(
 
 
 def main() -> None:
+    install_uvloop()
     app()

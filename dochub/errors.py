@@ -20,6 +20,7 @@ from agency_client.errors import (
 )
 from dochub.exit_codes import ExitCode
 from hub.errors import BrokerError, BrokerRefused, ConfigurationError, HubError, LedgerError
+from runs.errors import RunError, RunInterrupted, RunUsageError
 
 DEBUG_KEY = "dochub.debug"
 """Where the root command keeps ``--debug``, in the click context's ``meta`` that every
@@ -50,6 +51,8 @@ _BY_TYPE: list[tuple[type[BaseException], ExitCode]] = [
     (BrokerRefused, ExitCode.REFUSED),
     (BrokerError, ExitCode.BROKER_UNAVAILABLE),
     (HubError, ExitCode.FAILED),
+    (RunUsageError, ExitCode.USAGE),
+    (RunError, ExitCode.FAILED),  # a run that could not go to its end
     (BrokerUnavailable, ExitCode.BROKER_UNAVAILABLE),
     (AccessRefused, ExitCode.REFUSED),
     (DocumentRefused, ExitCode.REFUSED),
@@ -69,6 +72,8 @@ def exit_code_for(exc: BaseException) -> int:
         return exc.code
     if isinstance(exc, KeyboardInterrupt):
         return INTERRUPTED
+    if isinstance(exc, RunInterrupted):
+        return 128 + exc.signal  # as the shell reports a command a signal ended
     for kind, code in _BY_TYPE:
         if isinstance(exc, kind):
             return code
@@ -79,7 +84,7 @@ def one_line(exc: BaseException, *, debug: bool = False) -> str:
     """What went wrong, on one line, without the ``error:`` prefix."""
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
-    if isinstance(exc, CommandError | HubError | AgencyClientError):
+    if isinstance(exc, CommandError | HubError | AgencyClientError | RunError):
         text = str(exc)
     elif isinstance(exc, OSError) and exc.strerror:
         where = " -> ".join(str(name) for name in (exc.filename, exc.filename2) if name)

@@ -15,7 +15,7 @@ from agency_client.keys import key_paths
 from dochub.errors import DEBUG_KEY, UsageError, exit_code_for
 from dochub.logging import configure_logging
 from dochub.registration import check_key_folder, directory_to_update, write_registered_keys
-from dochub.settings_io import flag_problems, settings_from
+from dochub.settings_io import flag_problems, settings_options
 from hub.errors import ConfigurationError, HubError
 from hub.registry import load_registry
 from hub.service import Hub
@@ -68,78 +68,15 @@ def keygen(
 
 
 @app.command("run")
-def run(
-    ctx: typer.Context,
-    amqp_url: Annotated[str | None, typer.Option(help="Broker URL [env DOCHUB_AMQP_URL]")] = None,
-    namespace: Annotated[
-        str | None, typer.Option(help="Prefix of every exchange and queue [env DOCHUB_NAMESPACE]")
-    ] = None,
-    ledger_url: Annotated[
-        str | None, typer.Option(help="sqlite:///PATH of the ledger [env DOCHUB_LEDGER_URL]")
-    ] = None,
-    registry: Annotated[
-        Path | None, typer.Option(help="Agency registry, TOML [env DOCHUB_REGISTRY]")
-    ] = None,
-    hub_key: Annotated[
-        Path | None, typer.Option(help="The hub's private key, PEM [env DOCHUB_HUB_KEY]")
-    ] = None,
-    trusted_users: Annotated[
-        str | None,
-        typer.Option(
-            help="Broker users that may publish for any agency, comma-separated "
-            "[env DOCHUB_TRUSTED_USERS]"
-        ),
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Competing consumers on the ingress [env DOCHUB_WORKERS]")
-    ] = None,
-    prefetch: Annotated[
-        int | None, typer.Option(help="Prefetch window per worker [env DOCHUB_PREFETCH]")
-    ] = None,
-    batch_max: Annotated[
-        int | None, typer.Option(help="Largest micro-batch [env DOCHUB_BATCH_MAX]")
-    ] = None,
-    throughput_interval_s: Annotated[
-        float | None,
-        typer.Option(
-            "--throughput-interval",
-            help="Seconds between throughput logs [env DOCHUB_THROUGHPUT_INTERVAL_S]",
-        ),
-    ] = None,
-    delivery_limit: Annotated[
-        int | None,
-        typer.Option(
-            help="Deliveries before a message is dead-lettered [env DOCHUB_DELIVERY_LIMIT]"
-        ),
-    ] = None,
-    log_format: Annotated[
-        str | None, typer.Option(help="auto, json or console [env DOCHUB_LOG_FORMAT]")
-    ] = None,
-    log_level: Annotated[
-        str | None, typer.Option(help="debug, info, warning or error [env DOCHUB_LOG_LEVEL]")
-    ] = None,
-) -> None:
-    """Declare the topology, then route documents and receipts until Ctrl-C or SIGTERM.
+@settings_options(HubSettings)
+def run(ctx: typer.Context, settings: HubSettings) -> None:
+    """Declare the topology, then route documents and receipts until Ctrl-C or SIGTERM; serve
+    /metrics, /healthz, /readyz and the dashboard on --http-host:--http-port meanwhile.
 
     Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 a router worker failed, 2 a usage mistake,
     4 RabbitMQ refused the login, the virtual host or the topology, 5 a setting, registry or key
-    that cannot be used, 6 RabbitMQ unreachable, 7 the ledger unavailable."""
-    settings = settings_from(
-        HubSettings,
-        amqp_url=amqp_url,
-        namespace=namespace,
-        ledger_url=ledger_url,
-        registry=registry,
-        hub_key=hub_key,
-        trusted_users=trusted_users,
-        workers=workers,
-        prefetch=prefetch,
-        batch_max=batch_max,
-        throughput_interval_s=throughput_interval_s,
-        delivery_limit=delivery_limit,
-        log_format=log_format,
-        log_level=log_level,
-    )
+    that cannot be used (or an HTTP port taken), 6 RabbitMQ unreachable, 7 the ledger
+    unavailable."""
     configure_logging(settings.log_format, settings.log_level)
     try:
         asyncio.run(_run(settings))

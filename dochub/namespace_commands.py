@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.table import Table
 
+from dochub.confirmation import confirm
 from dochub.errors import CommandError, UsageError
 from dochub.exit_codes import ExitCode
 from dochub.logging import configure_logging
@@ -137,13 +138,12 @@ def delete(
             "agencies running?): stop them first, or pass --force"
         )
     if not yes:
-        if not sys.stdin.isatty():
-            raise UsageError(
-                f"not deleting {what} without confirmation: there is no terminal to ask on; "
-                "pass --yes"
-            )
-        if not typer.confirm(f"Delete {what}?"):
-            raise CommandError("nothing deleted", ExitCode.FAILED)
+        confirm(
+            f"Delete {what}?",
+            no_terminal=f"not deleting {what} without confirmation: there is no terminal to ask "
+            "on; pass --yes",
+            declined="nothing deleted",
+        )
     deleted = asyncio.run(_delete(settings.management_url, vhost, found))
     for queue in deleted.queues:
         out.print(f"deleted queue {queue.name} ({queue.messages:,} messages)", highlight=False)

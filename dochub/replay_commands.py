@@ -8,32 +8,30 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from dochub.logging import configure_logging
-from dochub.replay import ReplayInterrupted, ReplayOptions, run_replay
-from dochub.replay_report import figure_lines, periods_table, write_json, write_report_dir
+from dochub.run_options import AmqpUrlOption, HubOption, JsonOption, NamespaceOption, WorkersOption
 from dochub.settings_io import settings_from
-from hub.errors import ConfigurationError, LedgerError
+from hub.errors import LedgerError
 from hub.ledger_url import open_ledger
 from hub.periods import DayCounts, Period, by_period, year_earlier
 from hub.settings import HubSettings
 from hub.sqlite_ledger import sqlite_path
+from runs.ledger_files import SIMULATIONS_FOLDER
+from runs.replay import ReplayOptions, export_registry, run_replay
+from runs.replay_report import figure_lines, periods_table, write_json, write_report_dir
 from simulator.fleet import FleetProgress
-from simulator.identities import SIMULATED_HUB, simulation_directory, simulation_key
-from simulator.scenario import ScenarioError, load_scenario
 
 out = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True)
 
 DEFAULT_SCALE = 2500
-SIMULATION_LEDGER = "sqlite:///./dochub-simulate.db"
 
 
 def simulate(
@@ -46,30 +44,23 @@ def simulate(
     seed: Annotated[
         int | None, typer.Option(help="Random seed of the traffic [default: the scenario's]")
     ] = None,
-    json_path: Annotated[
-        Path | None, typer.Option("--json", help="Write the JSON report to this file")
-    ] = None,
+    json_path: JsonOption = None,
     report: Annotated[
         Path | None,
         typer.Option(help="Write replay.json, replay.md and replay.png into this folder"),
     ] = None,
-    hub: Annotated[
-        Literal["embedded", "external"],
-        typer.Option(help="embedded: run a hub in this process; external: use a running one"),
-    ] = "embedded",
-    namespace: Annotated[
-        str | None,
-        typer.Option(help="Namespace of the external hub [embedded: a fresh one per run]"),
-    ] = None,
+    hub: HubOption = "embedded",
+    namespace: NamespaceOption = None,
     ledger_url: Annotated[
         str | None,
         typer.Option(
-            help="The hub's ledger: written fresh when embedded, read when external "
-            f"[default embedded: {SIMULATION_LEDGER}]"
+            help="The hub's ledger: an empty one, written when embedded, read when external; "
+            "one that holds data is refused, never deleted [default embedded: a new file "
+            f"./{SIMULATIONS_FOLDER}/<UTC time>-<run id>.db; external: env DOCHUB_LEDGER_URL]"
         ),
     ] = None,
-    amqp_url: Annotated[str | None, typer.Option(help="Broker URL [env DOCHUB_AMQP_URL]")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Router workers of the embedded hub")] = 1,
+    amqp_url: AmqpUrlOption = None,
+    workers: WorkersOption = 1,
     stall_timeout: Annotated[
         float, typer.Option(help="Give up when nothing moves for this many seconds")
     ] = 60.0,
@@ -82,11 +73,13 @@ def simulate(
     """Replay a national-traffic scenario through a real hub and print its ledger's figures.
 
     The figures are printed beside the national ones. The embedded hub's namespace is deleted
-    when the replay ends, on a failure and on SIGINT or SIGTERM too.
+    when the replay ends, on a failure and on SIGINT or SIGTERM too; its ledger is kept, a new
+    file each run unless --ledger-url names an empty one.
 
     Exit codes: 0 every figure matches and the books balance (nothing lost, nothing counted
     twice); 1 they do not, or the replay stopped short; 2 a usage mistake; 5 a scenario, ledger or
-    namespace that cannot be used (no hub running on it, for --hub external); 6 RabbitMQ
+    namespace that cannot be used (a ledger that holds data already, no hub running on the
+    namespace for --hub external); 6 RabbitMQ
     unreachable; 7 the ledger unavailable; 130 and 143 stopped by SIGINT and SIGTERM."""
     settings = settings_from(HubSettings, amqp_url=amqp_url, log_level=log_level)
     configure_logging(settings.log_format, settings.log_level)
@@ -99,19 +92,15 @@ def simulate(
         seed=seed,
         hub=hub,
         amqp_url=settings.amqp_url,
-        ledger_url=ledger_url or (SIMULATION_LEDGER if hub == "embedded" else settings.ledger_url),
+        ledger_url=ledger_url or (None if hub == "embedded" else settings.ledger_url),
         namespace=namespace,
         workers=workers,
         stall_timeout_s=stall_timeout,
         log_level=settings.log_level,
         connect_timeout_s=settings.connect_timeout_s,
     )
-    try:
-        with _progress() as update:
-            outcome = asyncio.run(run_replay(options, update))
-    except ReplayInterrupted as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(128 + exc.signal) from exc
+    with _progress() as update:
+        outcome = asyncio.run(run_replay(options, update))
     out.print(periods_table(outcome))
     for line in figure_lines(outcome):
         out.print(line, style="green" if line.startswith("ok") else "bold red", highlight=False)
@@ -119,8 +108,14 @@ def simulate(
         f"{outcome.totals.accepted:,} documents, {outcome.totals.deliveries:,} deliveries, "
         f"{outcome.totals.receipts:,} receipts in {outcome.elapsed_s:,.1f} s "
         f"({outcome.totals.accepted / outcome.elapsed_s:,.0f} documents/s); "
-        f"ledger {options.ledger_url}",
+        f"ledger {outcome.ledger_url}",
         highlight=False,
+        soft_wrap=True,
+    )
+    out.print(
+        f"read it again with: dochub stats --ledger-url {outcome.ledger_url}",
+        highlight=False,
+        soft_wrap=True,
     )
     if json_path is not None:
         write_json(outcome, json_path)
@@ -160,42 +155,9 @@ def _progress() -> Iterator[Callable[[FleetProgress], None]]:
 
 
 def _export_registry(scenario_name: str, seed: int | None, path: Path) -> None:
-    """Write the directory and the hub's key both, or neither."""
-    try:
-        scenario = load_scenario(scenario_name)
-    except ScenarioError as exc:
-        raise ConfigurationError(str(exc)) from exc
-    seed = seed if seed is not None else scenario.seed
-    directory = simulation_directory(scenario, seed)
-    key_path = path.with_suffix(".hub.key")
-    pem = simulation_key(seed, SIMULATED_HUB).private_bytes(
-        Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
-    )
-    if not path.parent.is_dir():
-        raise ConfigurationError(
-            f"--export-registry {path}: the folder {path.parent} does not exist; create it first"
-        )
-    staged = [
-        (key_path.with_name(f".{key_path.name}.tmp"), key_path),
-        (path.with_name(f".{path.name}.tmp"), path),
-    ]
-    try:
-        staged[0][0].touch(mode=0o600)
-        staged[0][0].chmod(0o600)
-        staged[0][0].write_bytes(pem)
-        staged[1][0].write_text(directory.to_toml(), encoding="utf-8")
-        for temporary, final in staged:
-            temporary.replace(final)
-    except OSError as exc:
-        where = exc.filename2 or exc.filename or path
-        raise ConfigurationError(
-            f"--export-registry {path}: cannot write {where} ({exc.strerror})"
-        ) from exc
-    finally:
-        for temporary, _ in staged:
-            temporary.unlink(missing_ok=True)
+    agencies, key_path = export_registry(scenario_name, seed, path)
     out.print(
-        f"wrote {len(directory.agencies)} simulated agencies to {path}, and the simulated hub's "
+        f"wrote {agencies} simulated agencies to {path}, and the simulated hub's "
         f"key to {key_path} (give the hub --registry {path} --hub-key {key_path} "
         "--trusted-users with the replay's broker user)",
         highlight=False,
@@ -228,8 +190,8 @@ def stats(
         and not Path(sqlite_path(settings.ledger_url)).exists()
     ):
         hint = (
-            f"; a replay keeps its ledger in {SIMULATION_LEDGER} (pass it as --ledger-url)"
-            if settings.ledger_url != SIMULATION_LEDGER
+            f"; a replay keeps its ledgers in ./{SIMULATIONS_FOLDER}/ (pass one as --ledger-url)"
+            if f"/{SIMULATIONS_FOLDER}/" not in settings.ledger_url
             else ""
         )
         raise LedgerError(f"no ledger at {settings.ledger_url}{hint}")

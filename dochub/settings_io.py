@@ -4,9 +4,14 @@ A setting that is missing or wrong is reported by its flag and its variable, nev
 settings' field name: ``missing --agency-id (or DOCHUB_AGENCY_ID)``.
 """
 
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+import functools
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import UnionType
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
+import typer
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings
@@ -17,6 +22,7 @@ from schemas.naming import NAMESPACE_PATTERN
 from schemas.urls import parse_amqp_url
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+R = TypeVar("R")
 
 ENV_PREFIX = "DOCHUB_"
 _FLAGS = {"agency_key": "--key", "throughput_interval_s": "--throughput-interval"}
@@ -100,3 +106,53 @@ def _message(error: ErrorDetails) -> str:
         return f"not {form}"
     message = error["msg"].removeprefix("Value error, ")
     return message[:1].lower() + message[1:]
+
+
+def settings_options(
+    cls: type[BaseSettings], fields: Sequence[str] | None = None
+) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """Give the decorated command one option for each of ``fields`` of ``cls`` (all of them by
+    default), derived from the field: its flag (``flag_of``), its type, its docstring as help,
+    ending in ``[env DOCHUB_...]``. The command takes ``settings``: ``cls`` from the options
+    given over the variables (``settings_from``)."""
+    names = list(cls.model_fields if fields is None else fields)
+
+    def decorate(command: Callable[..., R]) -> Callable[..., R]:
+        signature = inspect.signature(command)
+        kept = [p for p in signature.parameters.values() if p.name != "settings"]
+        options = [
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=_option(cls, name)
+            )
+            for name in names
+        ]
+
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> R:
+            given = {name: kwargs.pop(name, None) for name in names}
+            return command(*args, settings=settings_from(cls, **given), **kwargs)
+
+        parameters = [*kept, *options]
+        run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in parameters}
+        return run
+
+    return decorate
+
+
+def _option(cls: type[BaseSettings], name: str) -> Any:
+    field = cls.model_fields[name]
+    description = " ".join((field.description or name.replace("_", " ")).split())
+    option = typer.Option(flag_of(name), help=f"{description} [env {variable_of(name)}]")
+    return Annotated[_option_type(field.annotation) | None, option]
+
+
+def _option_type(annotation: Any) -> Any:
+    """What the command line reads for a setting of type ``annotation``: its own type when
+    click knows it, text otherwise (pydantic then reads it as the environment's text)."""
+    if get_origin(annotation) in (Union, UnionType):
+        present = [arg for arg in get_args(annotation) if arg is not type(None)]
+        annotation = present[0] if len(present) == 1 else str
+    if annotation in (str, int, float, bool, Path):
+        return annotation
+    return str

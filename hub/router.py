@@ -20,10 +20,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
 
 import structlog
-from aio_pika import DeliveryMode, Message
 from aio_pika.abc import (
     AbstractChannel,
-    AbstractExchange,
     AbstractIncomingMessage,
     AbstractQueue,
     HeadersType,
@@ -35,7 +33,9 @@ from aio_pika.exceptions import (
     DeliveryError,
     PublishError,
 )
+from aiormq import Channel as UnderlayChannel
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pamqp.commands import Basic
 
 from hub.errors import LedgerError
 from hub.inspection import DocumentInput, Publishers, ReceiptInput, Refusal, inspect
@@ -98,18 +98,14 @@ class RouterOptions:
 
 @dataclass(frozen=True, slots=True)
 class _Exchanges:
-    delivery: AbstractExchange
-    status: AbstractExchange
-    dead_letter: AbstractExchange
+    delivery: str
+    status: str
+    dead_letter: str
 
     @classmethod
-    async def on(cls, channel: AbstractChannel, topology: Topology) -> "_Exchanges":
+    def of(cls, topology: Topology) -> "_Exchanges":
         names = topology.names
-        return cls(
-            delivery=await channel.get_exchange(names.delivery_exchange, ensure=False),
-            status=await channel.get_exchange(names.status_exchange, ensure=False),
-            dead_letter=await channel.get_exchange(names.dead_letter_exchange, ensure=False),
-        )
+        return cls(names.delivery_exchange, names.status_exchange, names.dead_letter_exchange)
 
 
 class _StoppedWaiting(Exception):
@@ -194,8 +190,7 @@ class Router:
                 # consumers of the queues it declared, and only those, when it reconnects.
                 names = self._topology.names
                 queue = await channel.declare_queue(names.ingress_queue, passive=True)
-                exchanges = await _Exchanges.on(channel, self._topology)
-                return queue, exchanges, await queue.consume(on_message)
+                return queue, _Exchanges.of(self._topology), await queue.consume(on_message)
             except ChannelNotFoundEntity:
                 raise  # the namespace was deleted under the hub: waiting would not bring it back
             except (AMQPError, ChannelInvalidStateError, ConnectionError, TimeoutError) as exc:
@@ -225,11 +220,12 @@ class Router:
         failed: set[int] = set()
         try:
             publishing: list[tuple[int, Awaitable[object]]] = []
+            publisher = _Publisher(channel, exchanges)
             for index, item in enumerate(admitted):
                 if item.disposition is not Disposition.DONE:
                     publishing += [
                         (index, publish)
-                        for publish in self._publishes(exchanges, item, batch[index])
+                        for publish in self._publishes(publisher, item, batch[index])
                     ]
             results = await asyncio.gather(
                 *(publish for _, publish in publishing), return_exceptions=True
@@ -307,7 +303,7 @@ class Router:
         return claimed
 
     def _publishes(
-        self, exchanges: _Exchanges, item: Admitted, received: _Received
+        self, publisher: "_Publisher", item: Admitted, received: _Received
     ) -> list[Awaitable[object]]:
         verdict = item.verdict
         if isinstance(verdict, DocumentInput):
@@ -317,22 +313,16 @@ class Router:
             headers = self._stamped("document", envelope.id, verdict.input_key, recipients)
             if len(recipients) > 1:
                 headers["CC"] = [*recipients[1:]]
-            return [
-                exchanges.delivery.publish(
-                    _message(verdict.body, str(envelope.id), DOCUMENT_MESSAGE_TYPE, headers),
-                    recipients[0],
-                    mandatory=True,
-                    timeout=_CONFIRM_TIMEOUT_S,
-                )
-            ]
+            properties = _properties(str(envelope.id), DOCUMENT_MESSAGE_TYPE, headers)
+            return [publisher.publish("delivery", recipients[0], verdict.body, properties)]
         if isinstance(verdict, ReceiptInput):
             assert item.relay_to is not None  # the ledger names the sender of every relayed receipt
             return [
                 self._status_publish(
-                    exchanges, verdict.receipt.id, verdict.body, verdict.input_key, item.relay_to
+                    publisher, verdict.receipt.id, verdict.body, verdict.input_key, item.relay_to
                 )
             ]
-        return self._refusal_publishes(exchanges, verdict, received.message)
+        return self._refusal_publishes(publisher, verdict, received.message)
 
     def _stamped(
         self, kind: Literal["document", "status"], id: uuid.UUID, sha256: str, to: list[str]
@@ -346,22 +336,18 @@ class Router:
 
     def _status_publish(
         self,
-        exchanges: _Exchanges,
+        publisher: "_Publisher",
         receipt_id: uuid.UUID,
         body: bytes,
         sha256: str,
         agency_id: str,
     ) -> Awaitable[object]:
         headers = self._stamped("status", receipt_id, sha256, [agency_id])
-        return exchanges.status.publish(
-            _message(body, str(receipt_id), STATUS_MESSAGE_TYPE, headers),
-            agency_id,
-            mandatory=True,
-            timeout=_CONFIRM_TIMEOUT_S,
-        )
+        properties = _properties(str(receipt_id), STATUS_MESSAGE_TYPE, headers)
+        return publisher.publish("status", agency_id, body, properties)
 
     def _refusal_publishes(
-        self, exchanges: _Exchanges, refusal: Refusal, message: AbstractIncomingMessage
+        self, publisher: "_Publisher", refusal: Refusal, message: AbstractIncomingMessage
     ) -> list[Awaitable[object]]:
         headers: dict[str, str] = {
             REASON_HEADER: refusal.reason.value,
@@ -371,18 +357,16 @@ class Router:
             DOCUMENT_ID_HEADER: str(refusal.document.id) if refusal.document else "",
             INPUT_SHA256_HEADER: refusal.input_key,
         }
-        dead_letter = Message(
-            message.body,
+        dead_letter = Basic.Properties(
             headers=dict(headers),
             content_type=message.content_type,
             message_id=message.message_id,
-            type=REJECTED_MESSAGE_TYPE,
-            delivery_mode=DeliveryMode.PERSISTENT,
+            message_type=REJECTED_MESSAGE_TYPE,
+            delivery_mode=_PERSISTENT,
+            priority=0,
         )
         publishes: list[Awaitable[object]] = [
-            exchanges.dead_letter.publish(
-                dead_letter, refusal.reason.value, mandatory=True, timeout=_CONFIRM_TIMEOUT_S
-            )
+            publisher.publish("dead_letter", refusal.reason.value, message.body, dead_letter)
         ]
         if refusal.notify is not None:
             receipt = StatusReceipt(
@@ -397,7 +381,7 @@ class Router:
             signed = sign_receipt(receipt, self._hub_key)
             publishes.append(
                 self._status_publish(
-                    exchanges, receipt.id, signed.body, signed.sha256, refusal.notify
+                    publisher, receipt.id, signed.body, signed.sha256, refusal.notify
                 )
             )
         return publishes
@@ -445,12 +429,17 @@ class Router:
             if item.disposition is not Disposition.NEW:
                 counts.duplicates += 1
             elif isinstance(verdict, DocumentInput):
+                envelope = verdict.envelope
                 counts.documents += 1
-                counts.deliveries += len(verdict.envelope.recipients)
+                counts.deliveries += len(envelope.recipients)
+                counts.documents_by_sender[envelope.sender.id] += 1
+                counts.documents_by_recipient.update(envelope.recipient_ids)
             elif isinstance(verdict, ReceiptInput):
                 counts.receipts += 1
+                counts.receipts_by_status[verdict.receipt.code.value] += 1
             else:
                 counts.rejections += 1
+                counts.rejections_by_reason[verdict.reason.value] += 1
                 log.warning(
                     "input_refused",
                     reason=verdict.reason.value,
@@ -464,14 +453,50 @@ class Router:
         self._meter.record(counts, [now - item.arrived for item in batch])
 
 
-def _message(body: bytes, message_id: str, message_type: str, headers: HeadersType) -> Message:
-    return Message(
-        body,
+class _Publisher:
+    """Publishes of one batch, straight on the channel's AMQP channel: no aio-pika message object
+    per publish, and no wait for the socket to drain after each (the confirm is awaited)."""
+
+    def __init__(self, channel: AbstractChannel, exchanges: _Exchanges) -> None:
+        self._channel = channel
+        self._exchanges = exchanges
+        self._underlay: UnderlayChannel | None = None
+
+    async def publish(
+        self,
+        exchange: Literal["delivery", "status", "dead_letter"],
+        routing_key: str,
+        body: bytes,
+        properties: Basic.Properties,
+    ) -> object:
+        if self._underlay is None:
+            if self._channel.is_closed:
+                raise ChannelInvalidStateError(f"{self._channel!r} closed")
+            underlay = await self._channel.get_underlay_channel()
+            assert isinstance(underlay, UnderlayChannel)  # aio-pika's channels are aiormq's
+            self._underlay = underlay
+        return await self._underlay.basic_publish(
+            body,
+            exchange=getattr(self._exchanges, exchange),
+            routing_key=routing_key,
+            properties=properties,
+            mandatory=True,
+            timeout=_CONFIRM_TIMEOUT_S,
+            wait=False,
+        )
+
+
+_PERSISTENT = 2
+
+
+def _properties(message_id: str, message_type: str, headers: HeadersType) -> Basic.Properties:
+    return Basic.Properties(
         headers=headers,
         content_type=JWS_CONTENT_TYPE,
         message_id=message_id,
-        type=message_type,
-        delivery_mode=DeliveryMode.PERSISTENT,
+        message_type=message_type,
+        delivery_mode=_PERSISTENT,
+        priority=0,
         app_id="dochub-hub",
     )
 

@@ -1,5 +1,7 @@
-"""The hub as one service: topology, ledger, router workers and throughput logging, started and
-stopped together.
+"""The hub as one service: topology, ledger, router workers, and what operators watch (the
+throughput log, the queue watch, the ledger probe, the HTTP server of metrics, health and the
+dashboard), started and stopped together. Once started, they run as one ``asyncio.TaskGroup``: a
+worker that fails ends the hub.
 
 Nothing waits unbounded: connecting has the ``connect_timeout_s`` of the settings (the AMQP
 handshake included), declaring the namespace a few times that, and ``serve`` gives up starting as
@@ -8,25 +10,33 @@ soon as it is told to stop.
 
 import asyncio
 import datetime as dt
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from types import TracebackType
+from typing import Any
 
 import structlog
-from aio_pika.abc import AbstractRobustConnection
+from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 from aio_pika.exceptions import AMQPError, ChannelPreconditionFailed
 from aiormq.exceptions import ChannelAccessRefused
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agency_client.connection import ConnectFailed, close_connection, open_connection, reply_text
 from hub.errors import BrokerError, BrokerRefused, ConfigurationError, HubError, LedgerError
+from hub.health import HubState, LedgerProbe, Readiness, readiness
+from hub.http_api import HttpServer, HttpSources, SnapshotFeed
 from hub.inspection import Publishers
 from hub.ledger import Ledger, Totals
 from hub.ledger_url import open_ledger
+from hub.metrics import HubMetrics, InstrumentedLedger
+from hub.queue_watch import QueueWatch, queues_of
 from hub.registry import Registry
 from hub.router import Router, RouterOptions
 from hub.settings import HubSettings
+from hub.snapshot import HubIdentity, SnapshotMaker, Statistics, national_halves
+from hub.story import document_story
 from hub.throughput import ThroughputMeter
-from hub.topology import QueuePolicy, Topology, queue_depth
+from hub.topology import QueuePolicy, Topology
 from schemas.jws import thumbprint
 from schemas.naming import Names
 from schemas.urls import BrokerAddress, InvalidBrokerUrl, parse_amqp_url
@@ -34,7 +44,7 @@ from schemas.urls import BrokerAddress, InvalidBrokerUrl, parse_amqp_url
 log = structlog.get_logger("hub")
 
 _STOP_GRACE_S = 10.0
-_CLOSE_TIMEOUT_S = 5.0
+_RESTART_S = 1.0
 _DECLARE_TIMEOUTS = 6
 """Declaring a namespace may take this many connect timeouts: 190 quorum queues (the built-in
 scenario's 95 agencies) take about 3 s on a 2-core machine."""
@@ -79,17 +89,43 @@ class Hub:
             ),
         )
         self.meter = ThroughputMeter()
+        self.started_at = dt.datetime.now(dt.UTC)
         self._connection_name = connection_name
         self._connection: AbstractRobustConnection | None = None
         self._ledger: Ledger | None = None
         self._router: Router | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self._watch: QueueWatch | None = None
+        self._probe: LedgerProbe | None = None
+        self._http: HttpServer | None = None
+        self._statistics: Statistics | None = None
+        self._workers: list[asyncio.Task[None]] = []
+        self._running: asyncio.Task[None] | None = None
+        self.metrics = HubMetrics(self.meter, lambda: self._watch, lambda: self.readiness().ready)
 
     @property
     def ledger(self) -> Ledger:
         if self._ledger is None:
             raise RuntimeError("the hub has not started")
         return self._ledger
+
+    @property
+    def http_port(self) -> int | None:
+        """The port the HTTP server listens on (the one picked when ``http_port`` is 0)."""
+        return self._http.port if self._http is not None else None
+
+    def readiness(self) -> Readiness:
+        watch, probe, connection = self._watch, self._probe, self._connection
+        return readiness(
+            HubState(
+                started=self._running is not None and not self._running.done(),
+                broker_connected=connection is not None and _connected(connection),
+                workers=self.settings.workers,
+                workers_running=sum(not worker.done() for worker in self._workers),
+                ingress_consumers=watch.reading_of("ingress").consumers if watch else None,
+                queues_problem=watch.problem if watch else "the queues are not watched",
+                ledger_problem=probe.problem if probe else None,
+            )
+        )
 
     async def __aenter__(self) -> "Hub":
         await self.start()
@@ -104,8 +140,8 @@ class Hub:
         await self.stop()
 
     async def start(self) -> None:
-        """Open the ledger, connect, declare the namespace and start routing. Raises
-        ``BrokerError`` (``BrokerRefused`` if RabbitMQ said no) within about
+        """Open the ledger, listen on HTTP, connect, declare the namespace and start routing.
+        Raises ``BrokerError`` (``BrokerRefused`` if RabbitMQ said no) within about
         ``connect_timeout_s`` of a broker that does not answer; cancelled, it closes what it
         opened."""
         try:
@@ -121,6 +157,22 @@ class Hub:
             dt.timedelta(hours=settings.stats_utc_offset_hours),
             busy_timeout_s=settings.ledger_busy_timeout_s,
         )
+        self._probe = LedgerProbe(self._ledger, timeout_s=settings.ledger_busy_timeout_s + 5.0)
+        self._statistics = Statistics(self._ledger, national_halves())
+        maker = SnapshotMaker(
+            HubIdentity(settings.namespace, self._node, self.started_at),
+            self.meter,
+            self.registry,
+            lambda: self._watch,
+            self.readiness,
+            self._statistics,
+        )
+        self._http = HttpServer(
+            HttpSources(self.metrics.render, self.readiness, SnapshotFeed(maker), self._trace),
+            settings.http_host,
+            settings.http_port,
+        )
+        await self._http.start()
         try:
             self._connection = await open_connection(
                 self.broker,
@@ -135,30 +187,64 @@ class Hub:
         self._router = Router(
             self.topology,
             self.registry,
-            self._ledger,
+            InstrumentedLedger(self._ledger, self.metrics.ledger_batch),
             self.meter,
             RouterOptions(
                 batch_max=settings.batch_max,
                 prefetch=settings.prefetch,
                 max_message_bytes=settings.max_message_bytes,
-                node=f"hub:{settings.namespace}",
+                node=self._node,
                 publishers=Publishers(self.names, frozenset(settings.trusted_users)),
             ),
             self._hub_key,
         )
-        for worker in range(settings.workers):
-            channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
-            self._tasks.append(
-                asyncio.create_task(self._router.work(channel), name=f"hub-worker-{worker}")
-            )
-        self._tasks.append(asyncio.create_task(self._log_throughput(), name="hub-throughput"))
+        channels = [
+            await self._connection.channel(publisher_confirms=True, on_return_raises=True)
+            for _ in range(settings.workers)
+        ]
+        self._watch = QueueWatch(
+            queues_of(self.names, self.registry.agency_ids),
+            self._connection,
+            interval_s=settings.queue_watch_interval_s,
+            timeout_s=settings.connect_timeout_s * _DECLARE_TIMEOUTS,
+            alarm_after_s=settings.queue_without_consumer_after_s,
+        )
+        started = asyncio.Event()
+        self._running = asyncio.create_task(self._run(channels, started), name="hub-running")
+        await started.wait()
         log.info(
             "hub_started",
             namespace=settings.namespace,
             agencies=len(self.registry),
             workers=settings.workers,
             ledger=settings.ledger_url,
+            http_port=self.http_port,
         )
+
+    @property
+    def _node(self) -> str:
+        return f"hub:{self.settings.namespace}"
+
+    async def _run(self, channels: Sequence[AbstractChannel], started: asyncio.Event) -> None:
+        """Every part of the running hub, as one task group."""
+        router, watch, probe, http = self._router, self._watch, self._probe, self._http
+        assert router is not None
+        assert watch is not None
+        assert probe is not None
+        assert http is not None
+        async with asyncio.TaskGroup() as group:
+            self._workers = [
+                group.create_task(router.work(channel), name=f"hub-worker-{index}")
+                for index, channel in enumerate(channels)
+            ]
+            for name, part in (
+                ("hub-throughput", self._log_throughput),
+                ("hub-queue-watch", watch.run),
+                ("hub-ledger-probe", probe.run),
+                ("hub-http", http.serve),
+            ):
+                group.create_task(_kept_running(name, part), name=name)
+            started.set()
 
     async def _declare(self) -> None:
         assert self._connection is not None
@@ -229,11 +315,17 @@ class Hub:
 
     async def wait(self) -> None:
         """Until a worker fails (its error is raised) or the hub is stopped."""
-        workers = [task for task in self._tasks if task.get_name().startswith("hub-worker")]
-        done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
-        for task in done:
-            if not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+        running = self._running
+        if running is None:
+            return
+        try:
+            await asyncio.shield(running)
+        except asyncio.CancelledError:
+            if running.cancelled():
+                return  # stopped
+            raise
+        except BaseExceptionGroup as group:
+            raise _first_failure(group) from group
 
     async def stop(self, grace_s: float = _STOP_GRACE_S) -> None:
         """Stop consuming, let the workers finish the batches they hold for up to ``grace_s``
@@ -241,18 +333,13 @@ class Hub:
         whose ledger knows it."""
         if self._router is not None:
             self._router.stop()
-        workers = [task for task in self._tasks if task.get_name().startswith("hub-worker")]
-        if workers:
-            _, unfinished = await asyncio.wait(workers, timeout=grace_s)
+        if self._workers:
+            _, unfinished = await asyncio.wait(self._workers, timeout=grace_s)
             if unfinished:
                 log.warning("hub_workers_cut_short", workers=len(unfinished), grace_s=grace_s)
-        for task in self._tasks:
-            task.cancel()
-        results = await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
-        for result in results:
-            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
-                log.error("hub_worker_failed", error=repr(result))
+        failure = await self._end_running()
+        if failure is not None:
+            log.error("hub_worker_failed", error=repr(failure))
         if self._ledger is not None and self._router is not None:
             ledger: dict[str, object] = {}
             try:
@@ -263,35 +350,83 @@ class Hub:
         self._router = None
         await self._close()
 
+    async def _end_running(self) -> BaseException | None:
+        """Cancel what still runs; the first failure of a part that failed, if any."""
+        running, self._running = self._running, None
+        self._workers = []
+        if running is None:
+            return None
+        running.cancel()
+        try:
+            await running
+        except asyncio.CancelledError:
+            return None
+        except BaseExceptionGroup as group:
+            return _first_failure(group)
+        return None
+
     async def _abandon(self) -> None:
         """Undo a start cut short: workers already running included."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        await self._end_running()
         self._router = None
         await self._close()
 
     async def _close(self) -> None:
+        self._watch = None
+        if self._http is not None:
+            await self._http.stop()
+            self._http = None
+        if self._statistics is not None:
+            await self._statistics.close()
+            self._statistics = None
         if self._connection is not None:
             await close_connection(self._connection)
             self._connection = None
         if self._ledger is not None:
             await self._ledger.close()
             self._ledger = None
+        self._probe = None
 
     async def _log_throughput(self) -> None:
-        assert self._connection is not None
-        channel = await self._connection.channel()
         while True:
             await asyncio.sleep(self.settings.throughput_interval_s)
-            depth: int | None
-            try:
-                async with asyncio.timeout(_CLOSE_TIMEOUT_S):
-                    depth = await queue_depth(channel, self.names.ingress_queue)
-            except (AMQPError, OSError, TimeoutError):
-                depth = None  # the broker is away: the log goes on, without the depth
+            watch = self._watch
+            # None while the broker is away: the log goes on, without the depth.
+            depth = watch.reading_of("ingress").depth if watch is not None else None
             log.info("throughput", **self.meter.report(), ingress_depth=depth)
+
+    async def _trace(self, document_id: str) -> dict[str, Any] | None:
+        settings = self.settings
+        story = await document_story(
+            settings.ledger_url, document_id, settings.stats_utc_offset_hours
+        )
+        return story.model_dump(mode="json") if story is not None else None
+
+
+async def _kept_running(name: str, part: Callable[[], Awaitable[None]]) -> None:
+    """Run ``part`` until cancelled, starting it again after a failure: what operators watch
+    must not end the routing."""
+    while True:
+        try:
+            await part()
+        except Exception as exc:
+            log.error("hub_part_failed", part=name, error=repr(exc), restart_in_s=_RESTART_S)
+            await asyncio.sleep(_RESTART_S)
+
+
+def _connected(connection: AbstractRobustConnection) -> bool:
+    transport = getattr(connection, "transport", None)
+    return not connection.is_closed and transport is not None and not transport.connection.is_closed
+
+
+def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first error in ``group`` (nested groups included) that is not a cancellation."""
+    for error in group.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            return _first_failure(error)
+        if not isinstance(error, asyncio.CancelledError):
+            return error
+    return group
 
 
 def _ledger_fields(totals: Totals) -> dict[str, int | list[str]]:

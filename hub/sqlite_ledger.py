@@ -85,6 +85,23 @@ _COMPANIONS = ("-wal", "-shm")
 _FIX = "give --ledger-url (DOCHUB_LEDGER_URL) a DocHub ledger, or a new file to start one"
 _FIX_READING = "give --ledger-url (DOCHUB_LEDGER_URL) the ledger of a hub that has run"
 _CHUNK = 500
+_INSERT_DOCUMENT = (
+    "INSERT INTO documents (id, sender, content_hash, document_type, urgency, business_kind, "
+    "recipient_count, sent_at, sent_day, accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_DELIVERY = "INSERT INTO deliveries (document_id, recipient, sent_day) VALUES (?, ?, ?)"
+_INSERT_STEP = (
+    "INSERT INTO status_steps (document_id, responder, code, receipt_id, at, day, recorded_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_RECEIPT = (
+    "INSERT INTO receipts (id, content_hash, document_id, responder, code, recorded_at) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+_INSERT_REFUSAL = (
+    "INSERT INTO refusals (input_key, kind, reason, detail, sender, document_id, received_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 @dataclass(slots=True)
@@ -162,6 +179,10 @@ class SqliteLedger:
         """A hub's ledger for reading, which creates, converts and writes nothing: not the file,
         not a table, not the journal mode. Its writes fail."""
         path = sqlite_path(ledger_url)
+        if _is_empty_file(path):
+            # SQLite, even read-only, would take an empty file for a new database and drop a
+            # -wal beside it.
+            raise LedgerError(f"{path} holds no DocHub ledger (it is empty): {_FIX_READING}")
         uri = _read_only_uri(path, ledger_url)
         db = await _connect(uri, path, busy_timeout_s, fix=_FIX_READING)
         async with _closed_on_failure(db, path, _FIX_READING):
@@ -389,31 +410,15 @@ class SqliteLedger:
                     )
                 )
 
-        await self._db.executemany(
-            "INSERT INTO documents (id, sender, content_hash, document_type, urgency, "
-            "business_kind, recipient_count, sent_at, sent_day, accepted_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            document_rows,
-        )
-        await self._db.executemany(
-            "INSERT INTO deliveries (document_id, recipient, sent_day) VALUES (?, ?, ?)",
-            delivery_rows,
-        )
-        await self._db.executemany(
-            "INSERT INTO status_steps (document_id, responder, code, receipt_id, at, day, "
-            "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            step_rows,
-        )
-        await self._db.executemany(
-            "INSERT INTO receipts (id, content_hash, document_id, responder, code, recorded_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            receipt_rows,
-        )
-        await self._db.executemany(
-            "INSERT INTO refusals (input_key, kind, reason, detail, sender, document_id, "
-            "received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            refusal_rows,
-        )
+        for insert, rows in (
+            (_INSERT_DOCUMENT, document_rows),
+            (_INSERT_DELIVERY, delivery_rows),
+            (_INSERT_STEP, step_rows),
+            (_INSERT_RECEIPT, receipt_rows),
+            (_INSERT_REFUSAL, refusal_rows),
+        ):
+            if rows:  # each statement is a trip to the ledger's thread: none for nothing
+                await self._db.executemany(insert, rows)
         return admitted
 
     def _admit_receipt(
@@ -682,3 +687,7 @@ def _described(path: str, exc: sqlite3.Error) -> str:
     if code == sqlite3.SQLITE_FULL:
         return f"the disk of the ledger {path} is full ({exc})"
     return f"the ledger {path} is unavailable ({exc})"
+
+
+def _is_empty_file(path: str) -> bool:
+    return os.path.isfile(path) and os.path.getsize(path) == 0

@@ -113,7 +113,9 @@ class Topology:
 
 
 async def queue_depth(channel: AbstractChannel, queue_name: str) -> int:
-    """Messages ready in a queue, read with a passive declare."""
-    queue = await channel.declare_queue(queue_name, passive=True)
-    result = queue.declaration_result
-    return int(result.message_count or 0)
+    """Messages ready in a queue now, read with a passive declare on the underlying channel: a
+    robust channel's ``declare_queue`` answers a repeated passive declare with the queue it
+    declared first, and that queue's first reading."""
+    underlay = await channel.get_underlay_channel()
+    declared = await underlay.queue_declare(queue_name, passive=True)
+    return int(declared.message_count or 0)

@@ -16,9 +16,14 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
+
+from agency_client import AgencyClientError
+from hub.event_loop import install_uvloop
+from hub.logs import configure_logging
+from hub.settings import LogLevel
 
 STOPPED: Final = 3
 """Exit code of a child told to stop (end of stdin, or a signal) before its end."""
@@ -93,6 +98,28 @@ async def stop_child(process: asyncio.subprocess.Process) -> None:
 
 
 # The child's side
+
+
+def child_main(
+    config_type: type[C], work: Callable[[C, Callable[[], None]], Awaitable[BaseModel]]
+) -> None:
+    """The whole of a child's ``main``: logs as JSON on stderr at the level given as its one
+    argument (``warning`` by default), its config read from stdin, then ``work(config, stop)``
+    run on uvloop until it ends, its result written as the last line, or until it is told to stop
+    (exit ``STOPPED``). The agencies' ``AgencyClientError`` is written as ``ChildFailed`` (exit
+    ``FAILED``)."""
+    levels: tuple[LogLevel, ...] = get_args(LogLevel)
+    configure_logging("json", next((lv for lv in levels if sys.argv[1:] == [lv]), "warning"))
+    config = read_config(config_type)
+    install_uvloop()
+    try:
+        result = asyncio.run(until_told_to_stop(lambda stop: work(config, stop)))
+    except AgencyClientError as exc:
+        write_line(ChildFailed(type=type(exc).__name__, message=str(exc)))
+        sys.exit(FAILED)
+    if result is None:
+        sys.exit(STOPPED)
+    write_line(result)
 
 
 def read_config(config_type: type[C]) -> C:

@@ -46,11 +46,17 @@ def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return data
 
 
+_UNIQUE_MEMBERS = json.JSONDecoder(object_pairs_hook=_unique_members)
+"""Made once: ``json.loads`` with a hook makes a decoder at every call."""
+
+
 def loads_unique(text: str | bytes) -> Any:
     """JSON as I-JSON (RFC 7493) wants it: UTF-8, and no object naming a member twice."""
     if isinstance(text, bytes):
         text = text.decode("utf-8")  # strictly: json.loads(bytes) would guess UTF-16 or UTF-32
-    return json.loads(text, object_pairs_hook=_unique_members)
+    if text.startswith("\ufeff"):  # as json.loads says it
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _UNIQUE_MEMBERS.decode(text)
 
 
 class JwsError(ValueError):

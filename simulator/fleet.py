@@ -6,7 +6,7 @@ or refused, and for some the whole lifecycle), stamped with simulated times; sen
 receipts back. The fleet counts what it sent and what came back, never what the hub recorded: the
 two are compared afterwards.
 
-``dochub`` runs it in a process of its own (``dochub.fleet_process``), so that the agencies and
+A replay runs it in a process of its own (``runs.fleet_process``), so that the agencies and
 an embedded hub use both cores.
 """
 

@@ -17,7 +17,7 @@ from agency_client import AgencyClient
 from hub.registry import Registry
 from hub.service import Hub
 from hub.settings import HubSettings
-from hub.topology import QueuePolicy, Topology
+from hub.topology import QueuePolicy, Topology, queue_depth
 from schemas import AgencyDirectory, AgencyEntry, AgencyKind, Names
 from schemas.naming import DOCUMENT_ROUTING_KEY, JWS_CONTENT_TYPE
 from schemas.urls import broker_user
@@ -76,6 +76,7 @@ def hub_settings(amqp_url: str, namespace: str, tmp_path: Path) -> HubSettings:
         throughput_interval_s=60.0,
         workers=2,  # competing consumers, so that the tests see them race
         trusted_users=(broker_user(amqp_url),),
+        http_port=0,  # a free port: hubs of parallel runs and restarts never meet
         _env_file=None,  # type: ignore[call-arg]
     )
 
@@ -218,8 +219,8 @@ class BrokerProbe:
         return messages
 
     async def depth(self, queue_name: str) -> int:
-        queue = await self.channel.declare_queue(queue_name, passive=True)
-        return int(queue.declaration_result.message_count or 0)
+        """Messages ready in the queue now."""
+        return await queue_depth(self.channel, queue_name)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.management import ManagementClient, vhost_of
 from hub.provisioning import CredentialsStore, apply, make_plan
-from hub.topology import QueuePolicy, Topology
+from hub.topology import QueuePolicy, Topology, queue_depth
 from schemas.naming import DOCUMENT_ROUTING_KEY, Names
 from tests.integration.broker_users import management_url_for, remove_users, require_management
 
@@ -51,8 +51,7 @@ class Provisioned:
         return self.url(self.names.agency_user(agency_id))
 
     async def depth(self, queue_name: str) -> int:
-        queue = await self.guest.declare_queue(queue_name, passive=True)
-        return int(queue.declaration_result.message_count or 0)
+        return await queue_depth(self.guest, queue_name)
 
 
 @pytest.fixture

@@ -149,6 +149,7 @@ class Cli:
             DOCHUB_AMQP_URL=amqp_url,
             DOCHUB_NAMESPACE=namespace,
             DOCHUB_TRUSTED_USERS=broker_user(amqp_url),  # the agencies share the tests' user
+            DOCHUB_HTTP_PORT="0",  # a free port for each hub
             PYTHONUNBUFFERED="1",
             COLUMNS="1000",  # rich does not fold error messages
         )

@@ -33,6 +33,7 @@ from hub.topology import QueuePolicy, Topology
 from schemas import Names
 from simulator.fleet import FleetConfig, run_fleet
 from tests.integration.broker_users import management_url_for, require_management
+from tests.ledger_files import Fingerprint
 
 DOCHUB = str(Path(sys.executable).parent / "dochub")
 SMALL_SCENARIO = Path(__file__).parent.parent / "data" / "small-scenario.toml"
@@ -199,7 +200,7 @@ def fleet_children(pid: int) -> list[int]:
         except OSError:
             continue
         parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == pid and b"dochub.fleet_process" in command:
+        if parent == pid and b"runs.fleet_process" in command:
             children.append(int(entry.name))
     return children
 
@@ -398,6 +399,72 @@ def test_the_agencies_fail_once_when_the_hub_is_not_there(
             asyncio.run(asyncio.wait_for(run_fleet(config, lambda _: None), STEP_S))
         gc.collect()
     assert not [record for record in caplog.records if record.name == "asyncio"]
+
+
+# dochub simulate and its ledgers: a new one each run, none ever deleted or changed
+
+
+def small_replay(runs: Runs, *arguments: str) -> tuple[str, ...]:
+    return (
+        *("simulate", "--scenario", str(SMALL_SCENARIO), "--scale", "1"),
+        *("--namespace", runs.namespace(), *arguments),
+    )
+
+
+def test_each_default_replay_keeps_a_new_ledger_of_its_own(runs: Runs, tmp_path: Path) -> None:
+    for run in (1, 2):
+        done = runs.run(*small_replay(runs), cwd=tmp_path)
+        assert done.code == 0, done.stdout + done.stderr
+        ledgers = sorted((tmp_path / "simulations").glob("*.db"))
+        assert len(ledgers) == run, "each replay writes a ledger of its own, and keeps the last"
+        named = [ledger for ledger in ledgers if ledger.name in done.stdout]
+        assert len(named) == 1, done.stdout
+        url = f"sqlite:///./simulations/{named[0].name}"
+        assert f"read it again with: dochub stats --ledger-url {url}" in done.stdout
+    for ledger in ledgers:
+        url = f"sqlite:///./simulations/{ledger.name}"
+        stats = runs.run("stats", "--json", "--ledger-url", url, cwd=tmp_path)
+        assert stats.code == 0, stats.stderr
+        periods = json.loads(stats.stdout)["periods"]
+        assert sum(period["documents"] for period in periods) == 144
+
+
+def test_a_replay_refuses_a_ledger_that_holds_data_and_leaves_it_as_it_was(
+    runs: Runs, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "hub.db"
+    url = f"sqlite:///{ledger}"
+    made = runs.run(*small_replay(runs, "--ledger-url", url), cwd=tmp_path)
+    assert made.code == 0, made.stdout + made.stderr
+    before = Fingerprint.of(ledger)
+
+    embedded = runs.run(*small_replay(runs, "--ledger-url", url), cwd=tmp_path)
+    embedded.fails_in_one_line(5, f"the ledger {url} is not empty (144 documents", "never deletes")
+    assert Fingerprint.of(ledger) == before
+
+    namespace = runs.namespace()
+    declare(runs.amqp_url, namespace)
+    external = (
+        *("simulate", "--scenario", str(SMALL_SCENARIO), "--scale", "1", "--hub", "external"),
+        *("--namespace", namespace, "--ledger-url", url),
+    )
+
+    async def settle(message: AbstractIncomingMessage) -> None:
+        await message.ack()
+
+    async def with_a_consumer() -> Done:
+        """Something consumes the namespace's ingress queue, as a running hub would."""
+        connection = await aio_pika.connect(runs.amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            queue = await channel.get_queue(Names(namespace).ingress_queue, ensure=False)
+            await queue.consume(settle, no_ack=False)
+            return await asyncio.to_thread(runs.run, *external, cwd=tmp_path)
+
+    asyncio.run(with_a_consumer()).fails_in_one_line(
+        5, f"the ledger {url} is not empty (144 documents", "fresh ledger"
+    )
+    assert Fingerprint.of(ledger) == before
 
 
 # dochub simulate stopped: nothing left running, nothing left on the broker

@@ -38,6 +38,7 @@ async def _start_hub_process(settings: HubSettings, registry: Path) -> asyncio.s
             "DOCHUB_NAMESPACE": settings.namespace,
             "DOCHUB_LEDGER_URL": settings.ledger_url,
             "DOCHUB_LOG_FORMAT": "json",
+            "DOCHUB_HTTP_PORT": str(settings.http_port),
         },
         stderr=asyncio.subprocess.PIPE,
     )

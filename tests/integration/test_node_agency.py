@@ -170,6 +170,7 @@ async def test_a_node_agency_exchanges_with_a_python_agency(
         namespace=namespace,
         ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}",
         trusted_users=(user,),
+        http_port=0,
         _env_file=None,
     )
     hub = Hub(settings, Registry(directory), hub_key, connection_name=f"hub node {namespace}")

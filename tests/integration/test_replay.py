@@ -9,11 +9,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
-import os
 import signal
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -23,18 +20,15 @@ import pytest
 from hub.management import ManagementClient
 from hub.namespaces import delete_namespace, read_namespace
 from hub.periods import Period, by_period
-from hub.sqlite_ledger import SqliteLedger
+from hub.sqlite_ledger import SqliteLedger, sqlite_path
 from schemas import AgencyDirectory
-from schemas.urls import broker_user
 from tests.integration.broker_users import management_url_for, require_management
+from tests.integration.dochub_process import hub_run, run_dochub, stop_group
 
-DOCHUB = str(Path(sys.executable).parent / "dochub")
 SMALL_SCENARIO = Path(__file__).parent.parent / "data" / "small-scenario.toml"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SIMULATE_TIMEOUT_S = 100
 """Less than pytest's timeout: a replay that hangs is stopped by the test, which says so."""
-STOP_S = 20.0
-"""How long a replay may take to stop on SIGTERM (and delete its namespace)."""
 
 
 class Launched:
@@ -62,29 +56,6 @@ class Launched:
                 await delete_namespace(api, "/", await read_namespace(api, "/", namespace))
 
 
-def stop_group(pid: int) -> None:
-    """SIGTERM to a process group (a replay then deletes its namespace), SIGKILL after
-    ``STOP_S``; the process is reaped by whoever started it."""
-    for signum in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signum)
-        for _ in range(int(STOP_S * 10)):
-            if not _running(pid):
-                return
-            time.sleep(0.1)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie has stopped: only its parent's wait is missing
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
 @pytest.fixture
 def launched(amqp_url: str) -> Iterator[Launched]:
     management_url = management_url_for(amqp_url)
@@ -101,27 +72,9 @@ def simulate(
 ) -> subprocess.CompletedProcess[str]:
     """``dochub simulate ARGUMENTS``; stopped with SIGTERM (so that it deletes its namespace)
     if it takes too long or the test is interrupted meanwhile."""
-    process = subprocess.Popen(  # noqa: S603 - our own console script, fixed arguments
-        [DOCHUB, "simulate", *arguments],
-        cwd=cwd,
-        env={**os.environ, "DOCHUB_AMQP_URL": amqp_url},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
+    return run_dochub(
+        "simulate", cwd, amqp_url, arguments, SIMULATE_TIMEOUT_S, started=launched.pids.append
     )
-    launched.pids.append(process.pid)
-    try:
-        stdout, stderr = process.communicate(timeout=SIMULATE_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        stop_group(process.pid)
-        stdout, stderr = process.communicate()
-        pytest.fail(f"dochub simulate {' '.join(arguments)}: no end within {SIMULATE_TIMEOUT_S} s")
-    finally:
-        if process.poll() is None:
-            stop_group(process.pid)
-            process.communicate()
-    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 async def ledger_of(url: str) -> tuple[dict[str, int], dict[str, int], int]:
@@ -166,7 +119,9 @@ async def test_the_national_replay_meets_every_figure_from_the_ledger(
     assert report["elapsed_s"] > 0
     assert report["docs_per_s"] == pytest.approx(1_280 / report["elapsed_s"], rel=0.01)
 
-    months, _, deliveries = await ledger_of("sqlite:///" + str(tmp_path / "dochub-simulate.db"))
+    ledger = tmp_path / sqlite_path(report["ledger"])
+    assert ledger.parent == tmp_path / "simulations", "a replay keeps a new ledger there"
+    months, _, deliveries = await ledger_of(f"sqlite:///{ledger}")
     assert sum(months.values()) == 1_280
     assert deliveries == report["deliveries"]
     assert {row["month"]: row["measured"] for row in report["monthly"] if row["measured"]} == months
@@ -210,33 +165,10 @@ async def running_hub(
     launched: Launched, amqp_url: str, namespace: str, registry: Path, ledger: str
 ) -> AsyncIterator[None]:
     """``dochub hub run`` as a user starts it; stopped with SIGTERM, which must end it cleanly."""
-    process = await asyncio.create_subprocess_exec(
-        DOCHUB,
-        *("hub", "run", "--registry", str(registry), "--ledger-url", ledger),
-        *("--hub-key", str(registry.with_suffix(".hub.key"))),  # written by --export-registry
-        env={
-            **os.environ,
-            "DOCHUB_TRUSTED_USERS": broker_user(amqp_url),  # the replay's agencies share it
-            "DOCHUB_AMQP_URL": amqp_url,
-            "DOCHUB_NAMESPACE": namespace,
-            "DOCHUB_LOG_FORMAT": "json",
-        },
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
-    )
-    launched.pids.append(process.pid)
-    assert process.stderr is not None
-    try:
-        async with asyncio.timeout(30):
-            while b'"hub_started"' not in await process.stderr.readline():
-                pass
+    async with hub_run(amqp_url, namespace, registry, ledger, launched.pids.append) as process:
         yield
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), 30) == 0
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
 
 
 def exported_registry(

@@ -33,9 +33,11 @@ from agency_client import (
 )
 from dochub import __version__, agency_commands, registration
 from dochub.agency_commands import _send
+from dochub.agency_settings import AgencySettings
 from dochub.cli import app
 from dochub.errors import CommandError, UsageError, exit_code_for, one_line
 from dochub.exit_codes import ExitCode
+from dochub.settings_io import flag_of, variable_of
 from hub.errors import (
     BrokerError,
     BrokerRefused,
@@ -288,6 +290,25 @@ def test_help_names_the_environment_variables(args: list[str], variables: list[s
     assert result.exit_code == 0, result.output
     text = flat(result.stdout)
     missing = [variable for variable in variables if variable not in text]
+    assert missing == [], text
+
+
+@pytest.mark.parametrize(
+    ("args", "settings"), [(["hub", "run", "--help"], HubSettings), (["agency", "send", "--help"],
+    AgencySettings), (["agency", "listen", "--help"], AgencySettings)]
+)  # fmt: skip
+def test_every_setting_has_its_flag_and_variable(
+    args: list[str], settings: type[HubSettings | AgencySettings]
+) -> None:
+    """Each setting is declared once, as a field: its flag and help come from it."""
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    text = flat(result.stdout)
+    missing = [
+        name
+        for name in settings.model_fields
+        if flag_of(name) not in text or variable_of(name) not in text
+    ]
     assert missing == [], text
 
 
@@ -684,6 +705,10 @@ def test_agency_settings_from_the_environment_or_the_flag(tmp_path: Path, use_fl
         (["hub", "run", "--throughput-interval", "0"], {},
          "--throughput-interval 0.0: input should be greater than 0"),
         (["hub", "run", "--namespace", "a.b"], {}, "--namespace a.b is not a namespace"),
+        (["hub", "run", "--http-port", "70000"], {},
+         "--http-port 70000: input should be less than or equal to 65535"),
+        (["hub", "run"], {"DOCHUB_HTTP_PORT": "http"},
+         "DOCHUB_HTTP_PORT=http: input should be a valid integer"),
         (["hub", "run", "--amqp-url", "notaurl"], {},
          "--amqp-url: the broker URL 'notaurl' is not an AMQP URL: it must start with amqp://"),
         (["hub", "run"], {"DOCHUB_AMQP_URL": "http://127.0.0.1:5672/"},

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from dochub.replay import ReplayOptions, ReplayOutcome
-from dochub.replay_report import markdown, period_lines, report_json, write_chart, write_json
 from hub.ledger import Totals
 from hub.periods import DayCounts
+from runs.replay import ReplayOptions, ReplayOutcome
+from runs.replay_report import markdown, period_lines, report_json, write_chart, write_json
 from simulator.figures import evaluate_figures
 from simulator.fleet import FleetResult
 from simulator.scaling import scale_months
@@ -110,6 +110,7 @@ def make_outcome(
         ),
         seed=scenario().seed,
         namespace="sim-test",
+        ledger_url="sqlite:///replay.db",
         fleet=fleet or fleet_result(planned),
         totals=totals or planned,
         days=days,

@@ -1,28 +1,11 @@
 """The throughput meter: rates, totals and route latency, per interval and overall."""
 
-from types import SimpleNamespace
-
 import pytest
 
-import hub.throughput
 from hub.throughput import Counts, ThroughputMeter
+from tests.unit.fake_clock import Clock
 
 MAX_LATENCY_MS = 3_600_000  # one hour, the histogram's ceiling
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(hub.throughput, "time", SimpleNamespace(monotonic=fake.monotonic))
-    return fake
 
 
 def close_to(value: float, expected: float, relative: float = 0.01) -> bool:

@@ -10,8 +10,8 @@ from typing import Any
 
 from rich.table import Table
 
-from dochub.replay import ReplayOutcome
 from hub.periods import Period, by_period, year_earlier
+from runs.replay import ReplayOutcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +134,7 @@ def report_json(outcome: ReplayOutcome) -> dict[str, Any]:
         "seed": outcome.seed,
         "hub": outcome.options.hub,
         "namespace": outcome.namespace,
-        "ledger": outcome.options.ledger_url,
+        "ledger": outcome.ledger_url,
         "ok": outcome.ok,
         "figures": {
             figure.key: {
