@@ -106,13 +106,17 @@ async def hub_factory(
     request: pytest.FixtureRequest,
 ) -> AsyncIterator[HubFactory]:
     """Started hubs on the test's namespace and ledger, stopped after the test (if still running).
-    Keyword arguments override settings: ``await hub_factory(workers=1)``."""
+    Keyword arguments override settings: ``await hub_factory(workers=1)``; ``with_directory=``
+    gives the hub another directory than the test's."""
     started: list[Hub] = []
 
-    async def start(**overrides: object) -> Hub:
+    async def start(with_directory: AgencyDirectory | None = None, **overrides: object) -> Hub:
         settings = hub_settings.model_copy(update=overrides)
         running = Hub(
-            settings, Registry(directory), HUB_KEY, connection_name=f"hub {request.node.nodeid}"
+            settings,
+            Registry(with_directory or directory),
+            HUB_KEY,
+            connection_name=f"hub {request.node.nodeid}",
         )
         await running.start()
         started.append(running)

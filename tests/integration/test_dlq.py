@@ -4,42 +4,19 @@ it once; browsing loses and reorders nothing; a purge removes only what it selec
 confirmed."""
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hub.registry import Registry
-from hub.service import Hub
 from hub.settings import HubSettings
 from schemas import AgencyDirectory, sign_document
 from schemas.rejection import REASON_HEADER
-from tests.factories import HUB_KEY, make_envelope, organ
+from tests.factories import make_envelope, organ
 from tests.integration.conftest import BrokerProbe, FakeAgency, HubFactory
 from tests.integration.test_cli import Cli
 from tests.integration.waiting import settled_totals, until
 
 UNREGISTERED = "000.00.00.H99"
-
-RegistryHub = Callable[..., Awaitable[Hub]]
-
-
-@pytest.fixture
-async def hub_with(hub_settings: HubSettings, broker_cleanup: None) -> AsyncIterator[RegistryHub]:
-    """Hubs on the test's namespace and ledger with the registry given, stopped after the test:
-    ``await hub_with(directory, workers=1)``."""
-    started: list[Hub] = []
-
-    async def start(directory: AgencyDirectory, **overrides: object) -> Hub:
-        running = Hub(hub_settings.model_copy(update=overrides), Registry(directory), HUB_KEY)
-        await running.start()
-        started.append(running)
-        return running
-
-    yield start
-    for running in started:
-        await running.stop()
 
 
 def ids(listed: dict[str, object]) -> list[str]:
@@ -63,7 +40,7 @@ async def dead_letters(cli: Cli, *flags: str) -> dict[str, object]:
 
 
 async def test_a_refused_document_is_found_shown_and_replayed_after_the_fix_counted_once(
-    hub_with: RegistryHub,
+    hub_factory: HubFactory,
     directory: AgencyDirectory,
     agencies: list[FakeAgency],
     probe: BrokerProbe,
@@ -74,7 +51,7 @@ async def test_a_refused_document_is_found_shown_and_replayed_after_the_fix_coun
 ) -> None:
     a, b, c, d = agencies
     # D is not in the hub's registry yet: A's document to B and D is refused, unknown_recipient.
-    before_fix = await hub_with(without(directory, d.id))
+    before_fix = await hub_factory(with_directory=without(directory, d.id))
     envelope = make_envelope(organ(a.id), [organ(b.id), organ(d.id)])
     body = sign_document(envelope, a.key).body
     await probe.publish_ingress(body)
@@ -114,7 +91,7 @@ async def test_a_refused_document_is_found_shown_and_replayed_after_the_fix_coun
 
     # The fix: D is registered, and the hub restarted with it.
     await before_fix.stop()
-    after_fix = await hub_with(directory, workers=1)
+    after_fix = await hub_factory(workers=1)
     replayed = await cli.run("dlq", "replay", "--reason", "unknown_recipient", "--yes", *ledger)
     assert replayed.returncode == 0, replayed.describe()
     assert "replayed 1 dead letters" in replayed.stdout, replayed.describe()
