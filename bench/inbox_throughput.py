@@ -9,30 +9,26 @@ client's alone; the broker's is reported beside it. Run it with
 
 import argparse
 import asyncio
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
-import aio_pika
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from router_throughput import (
     CONSUME_TIMEOUT_S,
-    HUB_KEY,
     RECIPIENT,
     Round,
     Usage,
+    bench_hub,
+    delete_namespace,
     directory_for,
     hub_drain,
-    hub_settings,
     signed_bodies,
 )
 
 from agency_client import AgencyClient
 from dochub.logging import configure_logging
 from hub.event_loop import install_uvloop
-from hub.registry import Registry
-from hub.service import Hub
 from hub.settings import DEFAULT_AMQP_URL
 
 
@@ -40,9 +36,8 @@ async def inbox_round(amqp_url: str, documents: int, folder: Path) -> Round:
     key = Ed25519PrivateKey.generate()
     recipient_key = Ed25519PrivateKey.generate()
     directory = directory_for(key, recipient_key)
-    settings = hub_settings(amqp_url, folder, 1)
-    registry = Registry(directory)
-    hub = Hub(settings, registry, HUB_KEY, connection_name="bench hub")
+    hub = bench_hub(amqp_url, directory, folder, 1)
+    namespace = hub.settings.namespace
     await hub_drain(hub, signed_bodies(documents, key))  # routed, waiting in the inbox
     try:
         await hub.stop()
@@ -51,8 +46,8 @@ async def inbox_round(amqp_url: str, documents: int, folder: Path) -> Round:
             recipient_key,
             directory,
             amqp_url=amqp_url,
-            namespace=settings.namespace,
-            state_path=folder / f"{settings.namespace}.state",
+            namespace=namespace,
+            state_path=folder / f"{namespace}.state",
         )
         async with client, client.inbox() as inbox:
             with Usage() as usage:
@@ -66,9 +61,7 @@ async def inbox_round(amqp_url: str, documents: int, folder: Path) -> Round:
             documents / elapsed, usage.cpu_ms_per(documents), usage.broker_ms_per(documents)
         )
     finally:
-        connection = await aio_pika.connect(amqp_url)
-        async with connection:
-            await hub.topology.delete(await connection.channel(), registry.agency_ids)
+        await delete_namespace(amqp_url, hub)
 
 
 async def main(documents: int, rounds: int, amqp_url: str) -> None:
@@ -78,11 +71,7 @@ async def main(documents: int, rounds: int, amqp_url: str) -> None:
         for number in range(1, rounds + 1):
             results.append(await inbox_round(amqp_url, documents, Path(folder)))
             print(f"round {number}: {_shown(results[-1])}", flush=True)
-    median = Round(
-        statistics.median(r.docs_per_s for r in results),
-        statistics.median(r.cpu_ms for r in results),
-        statistics.median(r.broker_ms for r in results),
-    )
+    median = Round.median_of(results)
     print(
         f"median of {rounds} rounds of {documents:,} deliveries "
         f"({asyncio.get_running_loop().__class__.__module__} loop): {_shown(median)}"

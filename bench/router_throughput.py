@@ -69,6 +69,14 @@ class Round:
     broker_ms: float
     """The broker's CPU per document."""
 
+    @classmethod
+    def median_of(cls, rounds: list["Round"]) -> "Round":
+        return cls(
+            statistics.median(r.docs_per_s for r in rounds),
+            statistics.median(r.cpu_ms for r in rounds),
+            statistics.median(r.broker_ms for r in rounds),
+        )
+
 
 def _broker() -> psutil.Process | None:
     for process in psutil.process_iter(["name"]):
@@ -240,10 +248,7 @@ async def hub_round(
     folder: Path,
     workers: int,
 ) -> Round:
-    registry = Registry(directory)
-    hub = Hub(
-        hub_settings(amqp_url, folder, workers), registry, HUB_KEY, connection_name="bench hub"
-    )
+    hub = bench_hub(amqp_url, directory, folder, workers)
     connection = await aio_pika.connect(amqp_url)
     async with connection:
 
@@ -265,7 +270,7 @@ async def hub_round(
             return Round(rate, usage.cpu_ms_per(count), usage.broker_ms_per(count))
         finally:
             await hub.stop()
-            await hub.topology.delete(await connection.channel(), registry.agency_ids)
+            await delete_namespace(amqp_url, hub)
 
 
 async def hub_alone_round(
@@ -275,16 +280,25 @@ async def hub_alone_round(
     folder: Path,
     workers: int,
 ) -> Round:
-    registry = Registry(directory)
-    settings = hub_settings(amqp_url, folder, workers)
-    hub = Hub(settings, registry, HUB_KEY, connection_name="bench hub")
+    hub = bench_hub(amqp_url, directory, folder, workers)
     try:
         return await hub_drain(hub, bodies)
     finally:
         await hub.stop()
-        connection = await aio_pika.connect(amqp_url)
-        async with connection:
-            await hub.topology.delete(await connection.channel(), registry.agency_ids)
+        await delete_namespace(amqp_url, hub)
+
+
+def bench_hub(amqp_url: str, directory: AgencyDirectory, folder: Path, workers: int) -> Hub:
+    """A hub on a namespace and ledger of its own, not started."""
+    settings = hub_settings(amqp_url, folder, workers)
+    return Hub(settings, Registry(directory), HUB_KEY, connection_name="bench hub")
+
+
+async def delete_namespace(amqp_url: str, hub: Hub) -> None:
+    """The bench hub's namespace, deleted once the hub has stopped."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        await hub.topology.delete(await connection.channel(), hub.registry.agency_ids)
 
 
 async def hub_drain(hub: Hub, bodies: list[tuple[str, bytes]]) -> Round:
@@ -372,18 +386,11 @@ async def main(documents: int, rounds: int, amqp_url: str, workers: int) -> None
     print(
         f"median of {rounds} rounds of {documents:,} documents of {size} bytes "
         f"({asyncio.get_running_loop().__class__.__module__} loop, {workers} worker(s)): "
-        f"plain relay {_shown(_median(plain))}; DocHub router {_shown(_median(routed))}; "
+        f"plain relay {_shown(Round.median_of(plain))}; "
+        f"DocHub router {_shown(Round.median_of(routed))}; "
         f"hub/plain {statistics.median(ratios):.2f}× (per round: "
         f"{', '.join(f'{ratio:.2f}' for ratio in ratios)}); "
-        f"the hub alone, draining its ingress queue: {_shown(_median(alone))}"
-    )
-
-
-def _median(rounds: list[Round]) -> Round:
-    return Round(
-        statistics.median(r.docs_per_s for r in rounds),
-        statistics.median(r.cpu_ms for r in rounds),
-        statistics.median(r.broker_ms for r in rounds),
+        f"the hub alone, draining its ingress queue: {_shown(Round.median_of(alone))}"
     )
 
 
