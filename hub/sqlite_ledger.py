@@ -5,22 +5,21 @@ comes out as a ``LedgerError`` naming the file, so that the hub can wait for the
 command line can say what is wrong in one line.
 """
 
-import asyncio
 import datetime as dt
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
-
-import aiosqlite
+from typing import Any, TypeVar
 
 from hub.errors import ConfigurationError, LedgerError
 from hub.inspection import DocumentInput, ReceiptInput, Refusal, Verdict
 from hub.ledger import Admitted, Completion, Disposition, StepKey, Totals, stats_day
 from hub.periods import DayCounts
+from hub.sqlite_thread import SqliteThread
 from schemas.naming import DOCUMENT_ROUTING_KEY, STATUS_ROUTING_KEY
 from schemas.rejection import RejectionReason
 
@@ -85,6 +84,7 @@ _COMPANIONS = ("-wal", "-shm")
 _FIX = "give --ledger-url (DOCHUB_LEDGER_URL) a DocHub ledger, or a new file to start one"
 _FIX_READING = "give --ledger-url (DOCHUB_LEDGER_URL) the ledger of a hub that has run"
 _CHUNK = 500
+T = TypeVar("T")
 _INSERT_DOCUMENT = (
     "INSERT INTO documents (id, sender, content_hash, document_type, urgency, business_kind, "
     "recipient_count, sent_at, sent_day, accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -131,14 +131,15 @@ def sqlite_path(ledger_url: str) -> str:
 
 
 class SqliteLedger:
+    """Each call is one transaction, run whole on the connection's thread."""
+
     def __init__(
-        self, db: aiosqlite.Connection, utc_offset: dt.timedelta, path: str, *, writer: bool
+        self, db: SqliteThread, utc_offset: dt.timedelta, path: str, *, writer: bool
     ) -> None:
         self._db = db
         self._offset = utc_offset
         self._path = path
         self._writer = writer and path != ":memory:"
-        self._lock = asyncio.Lock()
 
     @classmethod
     async def open(
@@ -163,9 +164,7 @@ class SqliteLedger:
                     f"{path} is another application's SQLite database (tables "
                     f"{', '.join(foreign[:5])}), not a DocHub ledger: {_FIX}; it was not changed"
                 )
-            await db.execute("PRAGMA journal_mode=WAL")
-            await db.execute("PRAGMA synchronous=FULL")
-            await db.executescript(SCHEMA)
+            await db.run(_prepare)
         return cls(db, utc_offset, path, writer=True)
 
     @classmethod
@@ -197,101 +196,46 @@ class SqliteLedger:
             await self._db.close()
 
     async def admit(self, verdicts: Sequence[Verdict]) -> list[Admitted]:
-        async with self._transaction():
-            return await self._admit(verdicts)
+        return await self._transaction(partial(self._admit, verdicts=verdicts))
 
     async def complete(self, completion: Completion) -> None:
-        if not completion:
-            return
-        now = _utc_now()
-        async with self._transaction():
-            for update, values in (
-                (
-                    "UPDATE documents SET routed_at = ? WHERE routed_at IS NULL AND id IN",
-                    [str(document) for document in completion.documents],
-                ),
-                (
-                    "UPDATE receipts SET relayed_at = ? WHERE relayed_at IS NULL AND id IN",
-                    completion.receipts,
-                ),
-                (
-                    "UPDATE refusals SET dead_lettered_at = ? WHERE dead_lettered_at IS NULL "
-                    "AND input_key IN",
-                    completion.refusals,
-                ),
-            ):
-                for chunk in _chunks(sorted(values)):
-                    await self._db.execute(f"{update} ({_marks(chunk)})", [now, *chunk])
+        if completion:
+            await self._transaction(partial(_complete, completion=completion, now=_utc_now()))
 
     async def totals(self) -> Totals:
-        async with self._snapshot():
-            accepted, routed, recipients_sum = await self._one(
-                "SELECT count(*), count(routed_at), coalesce(sum(recipient_count), 0) "
-                "FROM documents"
-            )
-            (deliveries,) = await self._one("SELECT count(*) FROM deliveries")
-            (receipts,) = await self._one("SELECT count(*) FROM status_steps")
-            receipt_messages, relayed = await self._one(
-                "SELECT count(*), count(relayed_at) FROM receipts"
-            )
-            rejected, dead_lettered = await self._one(
-                "SELECT count(*), count(dead_lettered_at) FROM refusals"
-            )
-            totals = Totals(
-                accepted=accepted,
-                routed=routed,
-                recipients_sum=recipients_sum,
-                deliveries=deliveries,
-                receipts=receipts,
-                receipt_messages=receipt_messages,
-                relayed=relayed,
-                rejected=rejected,
-                dead_lettered=dead_lettered,
-                documents_by_sender=await self._grouped("documents", "sender"),
-                deliveries_by_recipient=await self._grouped("deliveries", "recipient"),
-                receipts_by_responder=await self._grouped("status_steps", "responder"),
-                rejected_by_reason=await self._grouped("refusals", "reason"),
-            )
-        return totals
+        return await self._snapshot(_totals)
 
     async def day_counts(self, agency_id: str | None = None) -> DayCounts:
         """Per day: documents sent, deliveries made and status steps recorded; for one agency,
         the documents it sent, the deliveries it received and the receipts it issued."""
-        where_sender, where_recipient, where_responder = (
-            ("WHERE sender = ?", "WHERE recipient = ?", "WHERE responder = ?")
-            if agency_id is not None
-            else ("", "", "")
-        )
-        params = [agency_id] if agency_id is not None else []
-        async with self._snapshot():
-            documents = await self._per_day("documents", "sent_day", where_sender, params)
-            deliveries = await self._per_day("deliveries", "sent_day", where_recipient, params)
-            receipts = await self._per_day("status_steps", "day", where_responder, params)
-        return DayCounts(documents=documents, deliveries=deliveries, receipts=receipts)
+        return await self._snapshot(partial(_day_counts, agency_id=agency_id))
 
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[None]:
-        """One write transaction, committed at the end of the block, rolled back on any error."""
-        async with self._lock, self._answering():
-            self._check_files()
-            try:
-                await self._db.execute("BEGIN IMMEDIATE")
-                yield
-                await self._db.commit()
-            except BaseException:
-                await self._roll_back()
-                raise
+    def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> Awaitable[T]:
+        """``work`` in one write transaction, committed at its end, rolled back on any error."""
+        return self._answered(partial(self._in_transaction, work=work, write=True))
 
-    @asynccontextmanager
-    async def _snapshot(self) -> AsyncIterator[None]:
-        """One read transaction: every query of the block sees the same state of the ledger."""
-        async with self._lock, self._answering():
-            self._check_files()
-            try:
-                await self._db.execute("BEGIN")
-                yield
-            finally:
-                await self._roll_back()
+    def _snapshot(self, work: Callable[[sqlite3.Connection], T]) -> Awaitable[T]:
+        """``work`` in one read transaction: every query sees the same state of the ledger."""
+        return self._answered(partial(self._in_transaction, work=work, write=False))
+
+    def _in_transaction(
+        self, db: sqlite3.Connection, *, work: Callable[[sqlite3.Connection], T], write: bool
+    ) -> T:
+        self._check_files()
+        db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            result = work(db)
+            if write:
+                db.execute("COMMIT")
+            return result
+        finally:
+            if db.in_transaction:  # a read, or a write that failed (at its COMMIT too)
+                with suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+
+    async def _answered(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        async with self._answering():
+            return await self._db.run(work)
 
     @asynccontextmanager
     async def _answering(self) -> AsyncIterator[None]:
@@ -302,12 +246,6 @@ class SqliteLedger:
                 raise
             raise LedgerError(_described(self._path, exc)) from exc
 
-    async def _roll_back(self) -> None:
-        # Queued behind whatever the connection still runs (a BEGIN whose await was cancelled
-        # may yet succeed), so it ends that transaction too; "no transaction is active" is fine.
-        with suppress(sqlite3.Error):
-            await self._db.execute("ROLLBACK")
-
     def _check_files(self) -> None:
         """Refuse before SQLite touches a file it cannot write. Its -shm file is memory-mapped:
         once made immutable, the kernel answers the next write to the mapping with SIGBUS, which
@@ -315,19 +253,17 @@ class SqliteLedger:
         if self._writer:
             _check_writable(self._path)
 
-    async def _admit(self, verdicts: Sequence[Verdict]) -> list[Admitted]:
+    def _admit(self, db: sqlite3.Connection, verdicts: Sequence[Verdict]) -> list[Admitted]:
         documents = [v for v in verdicts if isinstance(v, DocumentInput)]
         receipts = [v for v in verdicts if isinstance(v, ReceiptInput)]
         receipt_documents = {
             str(v.receipt.document.id) for v in receipts if v.receipt.document is not None
         }
-        known = await self._known_documents(
-            {str(v.envelope.id) for v in documents} | receipt_documents
-        )
-        await self._load_recipients(known, receipt_documents)
-        steps = await self._known_steps(receipt_documents)
-        known_receipts = await self._known_receipts({str(v.receipt.id) for v in receipts})
-        refused = await self._known_refusals({v.input_key for v in verdicts})
+        known = _known_documents(db, {str(v.envelope.id) for v in documents} | receipt_documents)
+        _load_recipients(db, known, receipt_documents)
+        steps = _known_steps(db, receipt_documents)
+        known_receipts = _known_receipts(db, {str(v.receipt.id) for v in receipts})
+        refused = _known_refusals(db, {v.input_key for v in verdicts})
         now = _utc_now()
         document_rows: list[tuple[Any, ...]] = []
         delivery_rows: list[tuple[Any, ...]] = []
@@ -417,8 +353,8 @@ class SqliteLedger:
             (_INSERT_RECEIPT, receipt_rows),
             (_INSERT_REFUSAL, refusal_rows),
         ):
-            if rows:  # each statement is a trip to the ledger's thread: none for nothing
-                await self._db.executemany(insert, rows)
+            if rows:
+                db.executemany(insert, rows)
         return admitted
 
     def _admit_receipt(
@@ -484,75 +420,153 @@ class SqliteLedger:
             steps.add(step)
         return Admitted(verdict, Disposition.NEW, existing.sender)
 
-    async def _select_in(self, select: str, values: Iterable[str]) -> list[Any]:
-        """The rows of ``select``, a query ending in ``IN``, for all ``values``: in chunks, under
-        SQLite's limit of bound parameters."""
-        rows: list[Any] = []
+
+def _prepare(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.executescript(SCHEMA)
+
+
+def _totals(db: sqlite3.Connection) -> Totals:
+    accepted, routed, recipients_sum = _one(
+        db,
+        "SELECT count(*), count(routed_at), coalesce(sum(recipient_count), 0) FROM documents",
+    )
+    (deliveries,) = _one(db, "SELECT count(*) FROM deliveries")
+    (receipts,) = _one(db, "SELECT count(*) FROM status_steps")
+    receipt_messages, relayed = _one(db, "SELECT count(*), count(relayed_at) FROM receipts")
+    rejected, dead_lettered = _one(db, "SELECT count(*), count(dead_lettered_at) FROM refusals")
+    return Totals(
+        accepted=accepted,
+        routed=routed,
+        recipients_sum=recipients_sum,
+        deliveries=deliveries,
+        receipts=receipts,
+        receipt_messages=receipt_messages,
+        relayed=relayed,
+        rejected=rejected,
+        dead_lettered=dead_lettered,
+        documents_by_sender=_grouped(db, "documents", "sender"),
+        deliveries_by_recipient=_grouped(db, "deliveries", "recipient"),
+        receipts_by_responder=_grouped(db, "status_steps", "responder"),
+        rejected_by_reason=_grouped(db, "refusals", "reason"),
+    )
+
+
+def _complete(db: sqlite3.Connection, *, completion: Completion, now: str) -> None:
+    for update, values in (
+        (
+            "UPDATE documents SET routed_at = ? WHERE routed_at IS NULL AND id IN",
+            [str(document) for document in completion.documents],
+        ),
+        (
+            "UPDATE receipts SET relayed_at = ? WHERE relayed_at IS NULL AND id IN",
+            completion.receipts,
+        ),
+        (
+            "UPDATE refusals SET dead_lettered_at = ? WHERE dead_lettered_at IS NULL "
+            "AND input_key IN",
+            completion.refusals,
+        ),
+    ):
         for chunk in _chunks(sorted(values)):
-            rows += await self._db.execute_fetchall(f"{select} ({_marks(chunk)})", chunk)
-        return rows
+            db.execute(f"{update} ({_marks(chunk)})", [now, *chunk])
 
-    async def _known_receipts(self, ids: set[str]) -> dict[str, "_KnownReceipt"]:
-        rows = await self._select_in(
-            "SELECT r.id, r.content_hash, d.sender, r.relayed_at FROM receipts r "
-            "JOIN documents d ON d.id = r.document_id WHERE r.id IN",
-            ids,
-        )
-        return {
-            receipt_id: _KnownReceipt(digest, sender, _disposition(relayed_at))
-            for receipt_id, digest, sender, relayed_at in rows
-        }
 
-    async def _known_documents(self, ids: set[str]) -> dict[str, _KnownDocument]:
-        rows = await self._select_in(
-            "SELECT id, sender, content_hash, routed_at FROM documents WHERE id IN", ids
-        )
-        return {
-            document_id: _KnownDocument(sender, digest, routed_at is not None, set(), False)
-            for document_id, sender, digest, routed_at in rows
-        }
+def _day_counts(db: sqlite3.Connection, *, agency_id: str | None) -> DayCounts:
+    where_sender, where_recipient, where_responder = (
+        ("WHERE sender = ?", "WHERE recipient = ?", "WHERE responder = ?")
+        if agency_id is not None
+        else ("", "", "")
+    )
+    params = [agency_id] if agency_id is not None else []
+    return DayCounts(
+        documents=_per_day(db, "documents", "sent_day", where_sender, params),
+        deliveries=_per_day(db, "deliveries", "sent_day", where_recipient, params),
+        receipts=_per_day(db, "status_steps", "day", where_responder, params),
+    )
 
-    async def _load_recipients(
-        self, known: dict[str, _KnownDocument], document_ids: set[str]
-    ) -> None:
-        rows = await self._select_in(
-            "SELECT document_id, recipient FROM deliveries WHERE document_id IN",
-            document_ids & known.keys(),
-        )
-        for document_id, recipient in rows:
-            known[document_id].recipients.add(recipient)
 
-    async def _known_steps(self, document_ids: set[str]) -> set[StepKey]:
-        rows = await self._select_in(
-            "SELECT document_id, responder, code FROM status_steps WHERE document_id IN",
-            document_ids,
-        )
-        return {(document_id, responder, code) for document_id, responder, code in rows}
+def _select_in(db: sqlite3.Connection, select: str, values: Iterable[str]) -> list[Any]:
+    """The rows of ``select``, a query ending in ``IN``, for all ``values``: in chunks, under
+    SQLite's limit of bound parameters."""
+    rows: list[Any] = []
+    for chunk in _chunks(sorted(values)):
+        rows += db.execute(f"{select} ({_marks(chunk)})", chunk).fetchall()
+    return rows
 
-    async def _known_refusals(self, keys: set[str]) -> dict[str, Disposition]:
-        rows = await self._select_in(
-            "SELECT input_key, dead_lettered_at FROM refusals WHERE input_key IN", keys
-        )
-        return {key: _disposition(dead_lettered_at) for key, dead_lettered_at in rows}
 
-    async def _one(self, sql: str) -> tuple[int, ...]:
-        rows = list(await self._db.execute_fetchall(sql))
-        return tuple(int(value) for value in rows[0])
+def _known_receipts(db: sqlite3.Connection, ids: set[str]) -> dict[str, "_KnownReceipt"]:
+    rows = _select_in(
+        db,
+        "SELECT r.id, r.content_hash, d.sender, r.relayed_at FROM receipts r "
+        "JOIN documents d ON d.id = r.document_id WHERE r.id IN",
+        ids,
+    )
+    return {
+        receipt_id: _KnownReceipt(digest, sender, _disposition(relayed_at))
+        for receipt_id, digest, sender, relayed_at in rows
+    }
 
-    async def _grouped(self, table: str, column: str) -> dict[str, int]:
-        rows = await self._db.execute_fetchall(
-            f"SELECT {column}, count(*) FROM {table} GROUP BY {column}"  # noqa: S608 - fixed names
-        )
-        return {str(key): int(count) for key, count in rows}
 
-    async def _per_day(
-        self, table: str, day_column: str, where: str, params: list[str]
-    ) -> dict[str, int]:
-        rows = await self._db.execute_fetchall(
-            f"SELECT {day_column}, count(*) FROM {table} {where} GROUP BY {day_column}",  # noqa: S608 - fixed names
-            params,
-        )
-        return {str(day): int(count) for day, count in rows}
+def _known_documents(db: sqlite3.Connection, ids: set[str]) -> dict[str, _KnownDocument]:
+    rows = _select_in(
+        db, "SELECT id, sender, content_hash, routed_at FROM documents WHERE id IN", ids
+    )
+    return {
+        document_id: _KnownDocument(sender, digest, routed_at is not None, set(), False)
+        for document_id, sender, digest, routed_at in rows
+    }
+
+
+def _load_recipients(
+    db: sqlite3.Connection, known: dict[str, _KnownDocument], document_ids: set[str]
+) -> None:
+    rows = _select_in(
+        db,
+        "SELECT document_id, recipient FROM deliveries WHERE document_id IN",
+        document_ids & known.keys(),
+    )
+    for document_id, recipient in rows:
+        known[document_id].recipients.add(recipient)
+
+
+def _known_steps(db: sqlite3.Connection, document_ids: set[str]) -> set[StepKey]:
+    rows = _select_in(
+        db,
+        "SELECT document_id, responder, code FROM status_steps WHERE document_id IN",
+        document_ids,
+    )
+    return {(document_id, responder, code) for document_id, responder, code in rows}
+
+
+def _known_refusals(db: sqlite3.Connection, keys: set[str]) -> dict[str, Disposition]:
+    rows = _select_in(
+        db, "SELECT input_key, dead_lettered_at FROM refusals WHERE input_key IN", keys
+    )
+    return {key: _disposition(dead_lettered_at) for key, dead_lettered_at in rows}
+
+
+def _one(db: sqlite3.Connection, sql: str) -> tuple[int, ...]:
+    rows = db.execute(sql).fetchall()
+    return tuple(int(value) for value in rows[0])
+
+
+def _grouped(db: sqlite3.Connection, table: str, column: str) -> dict[str, int]:
+    rows = db.execute(
+        f"SELECT {column}, count(*) FROM {table} GROUP BY {column}"  # noqa: S608 - fixed names
+    ).fetchall()
+    return {str(key): int(count) for key, count in rows}
+
+
+def _per_day(
+    db: sqlite3.Connection, table: str, day_column: str, where: str, params: list[str]
+) -> dict[str, int]:
+    rows = db.execute(
+        f"SELECT {day_column}, count(*) FROM {table} {where} GROUP BY {day_column}",  # noqa: S608 - fixed names
+        params,
+    ).fetchall()
+    return {str(day): int(count) for day, count in rows}
 
 
 def _receipt_problem(
@@ -599,15 +613,11 @@ _BUGS = (
 for a ledger that will never answer otherwise."""
 
 
-async def _connect(
-    database: str, path: str, busy_timeout_s: float, *, fix: str
-) -> aiosqlite.Connection:
+async def _connect(database: str, path: str, busy_timeout_s: float, *, fix: str) -> SqliteThread:
     """``database``: the file's path, or a ``file:`` URI of it."""
     try:
-        db = await aiosqlite.connect(
-            database, isolation_level=None, uri=database.startswith("file:")
-        )
-    except sqlite3.Error as exc:  # aiosqlite has stopped the connection's thread
+        db = await SqliteThread.connect(database)
+    except sqlite3.Error as exc:
         raise LedgerError(f"{_described(path, exc)}: {fix}") from exc
     async with _closed_on_failure(db, path, fix):
         await db.execute(f"PRAGMA busy_timeout={round(busy_timeout_s * 1000)}")
@@ -615,7 +625,7 @@ async def _connect(
 
 
 @asynccontextmanager
-async def _closed_on_failure(db: aiosqlite.Connection, path: str, fix: str) -> AsyncIterator[None]:
+async def _closed_on_failure(db: SqliteThread, path: str, fix: str) -> AsyncIterator[None]:
     """Close a connection that fails while it opens: its thread would keep the process from
     ever exiting. An SQLite error becomes a ``LedgerError``, with the fix."""
     try:
@@ -628,8 +638,8 @@ async def _closed_on_failure(db: aiosqlite.Connection, path: str, fix: str) -> A
         raise
 
 
-async def _tables(db: aiosqlite.Connection) -> set[str]:
-    rows = await db.execute_fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
+async def _tables(db: SqliteThread) -> set[str]:
+    rows = await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
     return {str(name) for (name,) in rows}
 
 

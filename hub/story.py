@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID
 
-import aiosqlite
 from pydantic import BaseModel, ConfigDict
 
 from hub.errors import ConfigurationError, LedgerError
 from hub.sqlite_ledger import DEFAULT_BUSY_TIMEOUT_S, sqlite_path
+from hub.sqlite_thread import SqliteThread
 from schemas.receipt import StatusCode
 
 DEFAULT_UTC_OFFSET_HOURS = 7
@@ -262,7 +262,7 @@ async def find_documents(
 
 
 async def _accepted(
-    db: aiosqlite.Connection,
+    db: SqliteThread,
     sender: str | None,
     since: str | None,
     status: str | None,
@@ -287,7 +287,7 @@ async def _accepted(
     )
     filtered = f"WHERE {' AND '.join(outer)} " if outer else ""
     sql = f"SELECT * FROM ({inner}{where}) {filtered}ORDER BY accepted_at DESC LIMIT ?"  # noqa: S608 - fixed fragments, values bound
-    rows = await db.execute_fetchall(sql, [*params, limit])
+    rows = await db.fetchall(sql, [*params, limit])
     return [
         DocumentSummary(
             document_id=str(document_id),
@@ -303,14 +303,14 @@ async def _accepted(
 
 
 async def _only_refused(
-    db: aiosqlite.Connection,
+    db: SqliteThread,
     sender: str | None,
     since: str | None,
     limit: int,
     offset: dt.timezone,
 ) -> list[DocumentSummary]:
     """Document ids that inputs claimed and the hub refused, and never accepted."""
-    rows = await db.execute_fetchall(
+    rows = await db.fetchall(
         "SELECT document_id, max(sender), min(received_at) FROM refusals r "
         "WHERE document_id IS NOT NULL AND document_id != '' "
         "AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.id = r.document_id) "
@@ -344,7 +344,7 @@ async def refusal_times(ledger_url: str, input_sha256s: Sequence[str]) -> dict[s
             marks = ", ".join("?" * len(chunk))
             columns = "input_key, coalesce(dead_lettered_at, received_at)"
             sql = f"SELECT {columns} FROM refusals WHERE input_key IN ({marks})"  # noqa: S608
-            rows = await db.execute_fetchall(sql, chunk)
+            rows = await db.fetchall(sql, chunk)
             for key, at in rows:
                 moment = _time(at, dt.UTC)
                 if moment is not None:
@@ -368,7 +368,7 @@ async def accepted_inputs(
                 marks = ", ".join("?" * len(chunk))
                 where = f"{done} IS NOT NULL AND id IN ({marks})"
                 sql = f"SELECT id, content_hash FROM {table} WHERE {where}"  # noqa: S608
-                rows = await db.execute_fetchall(sql, [i for i, _ in chunk])
+                rows = await db.fetchall(sql, [i for i, _ in chunk])
                 recorded = {(str(i), str(digest)) for i, digest in rows}
                 found |= {(kind, i, digest) for i, digest in chunk if (i, digest) in recorded}
     return found
@@ -476,12 +476,12 @@ def _required_time(text: object, offset: dt.timezone) -> dt.datetime:
     return moment
 
 
-async def _rows(db: aiosqlite.Connection, sql: str, *params: Any) -> list[Any]:
-    return list(await db.execute_fetchall(sql, params))
+async def _rows(db: SqliteThread, sql: str, *params: Any) -> list[Any]:
+    return await db.fetchall(sql, params)
 
 
 @asynccontextmanager
-async def _reading(ledger_url: str) -> AsyncIterator[aiosqlite.Connection]:
+async def _reading(ledger_url: str) -> AsyncIterator[SqliteThread]:
     """A read-only connection to the ledger, in one read transaction (every query sees the same
     state); ``LedgerError`` for a ledger that is missing or cannot be read."""
     if not ledger_url.startswith("sqlite:"):
@@ -489,12 +489,12 @@ async def _reading(ledger_url: str) -> AsyncIterator[aiosqlite.Connection]:
     path = sqlite_path(ledger_url)
     uri = _read_only_uri(path, ledger_url)
     try:
-        db = await aiosqlite.connect(uri, uri=True, isolation_level=None)
+        db = await SqliteThread.connect(uri)
     except sqlite3.Error as exc:
         raise LedgerError(f"cannot open the ledger {path} ({exc}): {_FIX}") from exc
     try:
         await db.execute(f"PRAGMA busy_timeout={round(DEFAULT_BUSY_TIMEOUT_S * 1000)}")
-        tables = await db.execute_fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
+        tables = await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
         if "documents" not in {str(name) for (name,) in tables}:
             raise LedgerError(f"{path} holds no DocHub ledger (no documents table): {_FIX}")
         await db.execute("BEGIN")

@@ -234,10 +234,8 @@ async def until_accepted(ledger_url: str, documents: int) -> None:
         await ledger.close()
 
 
-async def test_an_external_hub_killed_and_restarted_mid_run_still_gives_an_exact_report(
-    amqp_url: str, tmp_path: Path, namespaces: Namespaces
-) -> None:
-    namespace = namespaces.new()
+async def exported_registry(tmp_path: Path, amqp_url: str) -> Path:
+    """The load test's agency directory (and the hub's key beside it), for ``dochub hub run``."""
     registry = tmp_path / "load-agencies.toml"
     exported = await asyncio.to_thread(
         loadtest,
@@ -246,6 +244,14 @@ async def test_an_external_hub_killed_and_restarted_mid_run_still_gives_an_exact
         *("--agencies", str(AGENCIES), "--export-registry", str(registry)),
     )
     assert exported.returncode == 0, exported.stderr
+    return registry
+
+
+async def test_an_external_hub_killed_and_restarted_mid_run_still_gives_an_exact_report(
+    amqp_url: str, tmp_path: Path, namespaces: Namespaces
+) -> None:
+    namespace = namespaces.new()
+    registry = await exported_registry(tmp_path, amqp_url)
     ledger = f"sqlite:///{tmp_path / 'hub.db'}"
     async with hub_process(amqp_url, namespace, registry, ledger) as first:
         running = asyncio.create_task(
@@ -307,3 +313,49 @@ async def test_find_max_runs_each_step_on_a_fresh_namespace_and_reports_each(
     assert outcome["limits"]["max_p99_ms"] == 60000
     for step in (1, 2):
         assert not await namespaces.exists(f"{namespace}-{step}")
+
+
+async def test_find_max_against_an_external_hub_steps_on_its_namespace_and_counts_each_step(
+    amqp_url: str, tmp_path: Path, namespaces: Namespaces
+) -> None:
+    namespace = namespaces.new()
+    registry = await exported_registry(tmp_path, amqp_url)
+    ledger = f"sqlite:///{tmp_path / 'hub.db'}"
+    async with hub_process(amqp_url, namespace, registry, ledger) as hub:
+        done = await asyncio.to_thread(
+            loadtest,
+            tmp_path,
+            amqp_url,
+            *("--agencies", str(AGENCIES), "--duration", "2", "--recipients", "2"),
+            *("--hub", "external", "--namespace", namespace, "--ledger-url", ledger),
+            *("--find-max", "--start-rate", "20", "--step", "20", "--max-steps", "2"),
+            *("--ceiling-messages", "0", "--max-p99-ms", "60000", "--report", "max"),
+        )
+        assert hub.returncode is None  # the load test leaves the hub running
+        hub.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(hub.wait(), 30) == 0
+    assert done.returncode == 0, done.stdout + done.stderr
+    outcome = json.loads((tmp_path / "max" / "find-max.json").read_text(encoding="utf-8"))
+    assert [step["offered_rate"] for step in outcome["steps"]] == [20, 40]
+    assert [step["namespace"] for step in outcome["steps"]] == [namespace, namespace]
+    assert all(
+        step["held"] and not step["lost"] and not step["double_counted"]
+        for step in outcome["steps"]
+    )
+    assert outcome["highest_sustained_rate"] == 40
+    # Each step counts only what it sent, read from the growth of the hub's one ledger.
+    reports = [
+        json.loads((tmp_path / "max" / f"step-{n}" / "report.json").read_text(encoding="utf-8"))
+        for n in (1, 2)
+    ]
+    for report in reports:
+        assert report["hub"] == "external"
+        assert_exact(report, recipients=2)
+    hub_ledger = await SqliteLedger.open_read_only(ledger, dt.timedelta(0))
+    try:
+        totals = await hub_ledger.totals()
+    finally:
+        await hub_ledger.close()
+    assert totals.accepted == totals.routed == sum(report["accepted"] for report in reports)
+    assert totals.deliveries == sum(report["delivered"] for report in reports)
+    assert await namespaces.exists(namespace)  # the hub's namespace is the hub's, never deleted
