@@ -1,11 +1,10 @@
 """The hub router: steps 1 to 4 of a document's path, one micro-batch at a time.
 
-A worker inspects each message as it arrives, on a thread (the next batch's while it routes this
-one), and takes everything inspected as its batch. It records the batch in the ledger in one
-transaction, publishes (documents to their recipients, receipts to the document's sender, each
-byte for byte with the hub's signed stamp beside it; refusals to the dead-letter exchange, with a
-status 02 signed by the hub to the agency that signed the input), waits for the broker's
-confirms, marks the ledger, and only then acks, with ``multiple=True`` when all went well.
+A worker takes what its prefetch window holds, inspects every message, records the batch in the
+ledger in one transaction, publishes (documents to their recipients, receipts to the document's
+sender, each byte for byte with the hub's signed stamp beside it; refusals to the dead-letter
+exchange, with a status 02 signed by the hub to the agency that signed the input), waits for the
+broker's confirms, marks the ledger, and only then acks, with ``multiple=True`` when all went well.
 
 While the ledger does not answer (another process holds its lock, its file cannot be written), the
 worker holds its batch unacked and retries, logging ``ledger_unavailable`` at each attempt and
@@ -15,7 +14,6 @@ worker holds its batch unacked and retries, logging ``ledger_unavailable`` at ea
 import asyncio
 import time
 import uuid
-from collections import deque
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, replace
@@ -40,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pamqp.commands import Basic
 
 from hub.errors import LedgerError
-from hub.inspection import DocumentInput, Publishers, ReceiptInput, Refusal, Verdict, inspect
+from hub.inspection import DocumentInput, Publishers, ReceiptInput, Refusal, inspect
 from hub.ledger import Admitted, Completion, Disposition, Ledger
 from hub.registry import Registry
 from hub.throughput import Counts, ThroughputMeter
@@ -86,51 +84,6 @@ WorkKey = tuple[str, ...]
 class _Received:
     message: AbstractIncomingMessage
     arrived: float
-
-
-class _Inspector:
-    """Inspects what a worker's consumer takes, on a thread, as it arrives. The signature checks
-    let go of the GIL there, so they run beside the event loop while the worker routes the batch
-    before; and the next batch is still all that arrived meanwhile."""
-
-    def __init__(
-        self, inspect_batch: Callable[[list[_Received]], list[Verdict]], batch_max: int
-    ) -> None:
-        self.received: asyncio.Queue[_Received] = asyncio.Queue()
-        self._inspect = inspect_batch
-        self._batch_max = batch_max
-        self._ready: deque[tuple[_Received, Verdict]] = deque()
-        self._inspected = asyncio.Event()
-        self._busy = False
-
-    @property
-    def idle(self) -> bool:
-        """Nothing received is waiting for inspection or routing."""
-        return not self._busy and self.received.empty() and not self._ready
-
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            chunk = [await self.received.get()]
-            self._busy = True
-            while len(chunk) < self._batch_max and not self.received.empty():
-                chunk.append(self.received.get_nowait())
-            verdicts = await loop.run_in_executor(None, self._inspect, chunk)
-            self._ready.extend(zip(chunk, verdicts, strict=True))
-            self._busy = False
-            self._inspected.set()
-
-    async def next_batch(self) -> tuple[list[_Received], list[Verdict]] | None:
-        """What is inspected, oldest first, up to the largest batch, as soon as there is any;
-        None if nothing is within ``_POLL_S``."""
-        if not self._ready:
-            self._inspected.clear()
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._inspected.wait(), _POLL_S)
-        if not self._ready:
-            return None
-        taken = [self._ready.popleft() for _ in range(min(len(self._ready), self._batch_max))]
-        return [received for received, _ in taken], [verdict for _, verdict in taken]
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,36 +140,15 @@ class Router:
 
     async def work(self, channel: AbstractChannel) -> None:
         """Consume the ingress queue on ``channel`` until ``stop()``."""
-        inspector = _Inspector(self._inspect, self._options.batch_max)
+        buffer: asyncio.Queue[_Received] = asyncio.Queue()
 
         async def on_message(message: AbstractIncomingMessage) -> None:
-            inspector.received.put_nowait(_Received(message, time.monotonic()))
+            buffer.put_nowait(_Received(message, time.monotonic()))
 
         consuming = await self._start_consuming(channel, on_message)
         if consuming is None:
             return
         queue, exchanges, consumer_tag = consuming
-        inspecting = asyncio.create_task(inspector.run())
-        try:
-            await self._route_inspected(
-                channel, queue, exchanges, consumer_tag, inspector, inspecting
-            )
-        finally:
-            inspecting.cancel()
-            with suppress(asyncio.CancelledError):
-                await inspecting
-
-    async def _route_inspected(
-        self,
-        channel: AbstractChannel,
-        queue: AbstractQueue,
-        exchanges: _Exchanges,
-        consumer_tag: str,
-        inspector: "_Inspector",
-        inspecting: "asyncio.Task[None]",
-    ) -> None:
-        """Route what ``inspector`` has inspected, a batch at a time, until the hub stops and
-        everything taken from the queue is routed."""
         cancelled = False
         while True:
             if self._stopping.is_set() and not cancelled:
@@ -228,30 +160,19 @@ class Router:
                         async with asyncio.timeout(_CANCEL_TIMEOUT_S):
                             await queue.cancel(consumer_tag)
                 cancelled = True
-            if inspecting.done():
-                inspecting.result()  # an inspection that raised is a bug: the worker fails
-            ready = await inspector.next_batch()
-            if ready is None:
-                if cancelled and inspector.idle:
+            try:
+                first = await asyncio.wait_for(buffer.get(), timeout=_POLL_S)
+            except TimeoutError:
+                if cancelled:
                     return
                 continue
+            batch = [first]
+            while len(batch) < self._options.batch_max and not buffer.empty():
+                batch.append(buffer.get_nowait())
             try:
-                await self._route(channel, exchanges, *ready)
+                await self._route(channel, exchanges, batch)
             except _StoppedWaiting:
                 return
-
-    def _inspect(self, batch: list[_Received]) -> list[Verdict]:
-        return [
-            inspect(
-                item.message.routing_key or "",
-                item.message.body,
-                item.message.user_id,
-                self._registry,
-                self._options.publishers,
-                self._options.max_message_bytes,
-            )
-            for item in batch
-        ]
 
     async def _start_consuming(
         self,
@@ -279,12 +200,19 @@ class Router:
         return None
 
     async def _route(
-        self,
-        channel: AbstractChannel,
-        exchanges: _Exchanges,
-        batch: list[_Received],
-        verdicts: list[Verdict],
+        self, channel: AbstractChannel, exchanges: _Exchanges, batch: list[_Received]
     ) -> None:
+        verdicts = [
+            inspect(
+                item.message.routing_key or "",
+                item.message.body,
+                item.message.user_id,
+                self._registry,
+                self._options.publishers,
+                self._options.max_message_bytes,
+            )
+            for item in batch
+        ]
         admitted = self._claim(
             await self._until_answered("admit", lambda: self._ledger.admit(verdicts), len(batch))
         )
