@@ -15,14 +15,14 @@ import time
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from document_costs import inspected_documents
 from router_throughput import directory_for, signed_bodies
 
 from hub.event_loop import install_uvloop
-from hub.inspection import DocumentInput, Publishers, inspect
+from hub.inspection import DocumentInput
 from hub.ledger import Completion
 from hub.registry import Registry
 from hub.sqlite_ledger import SqliteLedger
-from schemas.naming import DOCUMENT_ROUTING_KEY, Names
 
 
 async def one_pass(ledger: SqliteLedger, batches: list[list[DocumentInput]]) -> tuple[float, float]:
@@ -37,16 +37,10 @@ async def one_pass(ledger: SqliteLedger, batches: list[list[DocumentInput]]) -> 
 async def measure(batch_size: int, batch_count: int, passes: int, folder: Path) -> None:
     key = Ed25519PrivateKey.generate()
     registry = Registry(directory_for(key))
-    publishers = Publishers(Names("bench"), ("guest",))
     cpu_per_batch, wall_per_batch = [], []
     for number in range(passes):
         bodies = [body for _, body in signed_bodies(batch_size * batch_count, key)]
-        verdicts = [
-            inspect(DOCUMENT_ROUTING_KEY, body, "guest", registry, publishers, 1 << 20)
-            for body in bodies
-        ]
-        documents = [verdict for verdict in verdicts if isinstance(verdict, DocumentInput)]
-        assert len(documents) == len(bodies), "a benchmark document was refused"
+        documents = inspected_documents(bodies, registry)
         batches = [documents[i : i + batch_size] for i in range(0, len(documents), batch_size)]
         url = f"sqlite:///{folder / f'ledger-{batch_size}-{number}.db'}"
         ledger = await SqliteLedger.open(url, dt.timedelta(hours=7))
